@@ -1,0 +1,193 @@
+/**
+ * The `node:crypto` (OpenSSL) implementation of {@link CryptoProvider}.
+ *
+ * @module
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createHash,
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  randomBytes as nodeRandomBytes,
+  type Cipher,
+  type CipherGCMTypes,
+  type Hash,
+} from 'node:crypto';
+import {
+  AEAD_TAG_LENGTH,
+  AeadAuthenticationError,
+  type Aead,
+  type AeadAlgorithm,
+  type CryptoProvider,
+  type HashAlgorithm,
+  type HeaderProtection,
+  type IncrementalHash,
+  type KeyExchangeGroup,
+  type KeyShare,
+} from './provider.js';
+import { hmacHkdfExpand, checkKeyLength, KeyExchangeError } from './common.js';
+
+type NodeAeadName = CipherGCMTypes | 'chacha20-poly1305';
+
+class NodeAead implements Aead {
+  readonly algorithm: AeadAlgorithm;
+  private readonly key: Uint8Array;
+
+  constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
+    checkKeyLength(algorithm, key);
+    this.algorithm = algorithm;
+    this.key = key;
+  }
+
+  seal(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, offset: number, length: number): void {
+    // The overloads of createCipheriv are keyed by literal algorithm names; one name type covers all three.
+    const cipher = createCipheriv(this.algorithm as NodeAeadName as 'aes-128-gcm', this.key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+    cipher.setAAD(aad, { plaintextLength: length });
+    const ct = cipher.update(buf.subarray(offset, offset + length));
+    buf.set(ct, offset);
+    const fin = cipher.final();
+    if (fin.length) buf.set(fin, offset + ct.length);
+    buf.set(cipher.getAuthTag(), offset + length);
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, offset: number, length: number): number {
+    const ptLength = length - AEAD_TAG_LENGTH;
+    if (ptLength < 0) throw new AeadAuthenticationError('ciphertext shorter than the AEAD tag');
+    const decipher = createDecipheriv(this.algorithm as NodeAeadName as 'aes-128-gcm', this.key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+    decipher.setAAD(aad, { plaintextLength: ptLength });
+    decipher.setAuthTag(buf.subarray(offset + ptLength, offset + length));
+    const pt = decipher.update(buf.subarray(offset, offset + ptLength));
+    let fin: Buffer;
+    try {
+      fin = decipher.final();
+    } catch {
+      throw new AeadAuthenticationError();
+    }
+    buf.set(pt, offset);
+    if (fin.length) buf.set(fin, offset + pt.length);
+    return ptLength;
+  }
+}
+
+const ZEROS5 = new Uint8Array(5);
+
+class NodeHeaderProtection implements HeaderProtection {
+  readonly algorithm: AeadAlgorithm;
+  private readonly key: Uint8Array;
+  /** For AES: one ECB cipher reused for every mask (ECB without padding is stateless per block). */
+  private readonly ecb: Cipher | null;
+
+  constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
+    checkKeyLength(algorithm, key);
+    this.algorithm = algorithm;
+    this.key = key;
+    if (algorithm === 'chacha20-poly1305') {
+      this.ecb = null;
+    } else {
+      const ecb = createCipheriv(algorithm === 'aes-128-gcm' ? 'aes-128-ecb' : 'aes-256-ecb', key, null);
+      ecb.setAutoPadding(false);
+      this.ecb = ecb;
+    }
+  }
+
+  mask(sample: Uint8Array, sampleOffset: number, out: Uint8Array, outOffset: number): void {
+    const s = sample.subarray(sampleOffset, sampleOffset + 16);
+    if (this.ecb) {
+      // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)
+      const block = this.ecb.update(s);
+      for (let i = 0; i < 5; i++) out[outOffset + i] = block[i];
+    } else {
+      // RFC 9001 §5.4.4: counter = sample[0..4] (little-endian), nonce = sample[4..16]; node's
+      // chacha20 IV is exactly counter || nonce.
+      const m = createCipheriv('chacha20', this.key, s).update(ZEROS5);
+      for (let i = 0; i < 5; i++) out[outOffset + i] = m[i];
+    }
+  }
+
+  maskBatch(samples: Uint8Array, count: number, out: Uint8Array): void {
+    if (this.ecb) {
+      out.set(this.ecb.update(samples.subarray(0, count * 16)), 0);
+      return;
+    }
+    for (let i = 0; i < count; i++) this.mask(samples, i * 16, out, i * 16);
+  }
+}
+
+class NodeHash implements IncrementalHash {
+  constructor(private readonly h: Hash) {}
+  update(data: Uint8Array): this {
+    this.h.update(data);
+    return this;
+  }
+  digest(): Uint8Array {
+    return new Uint8Array(this.h.copy().digest());
+  }
+  clone(): IncrementalHash {
+    return new NodeHash(this.h.copy());
+  }
+}
+
+// DER prefix of an X25519 SubjectPublicKeyInfo; the 32-byte raw key follows it.
+const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+
+function nodeKeyShare(group: KeyExchangeGroup): KeyShare {
+  if (group === 'x25519') {
+    const { publicKey, privateKey } = generateKeyPairSync('x25519');
+    const spki = publicKey.export({ format: 'der', type: 'spki' });
+    const raw = new Uint8Array(spki.subarray(spki.length - 32));
+    return {
+      group,
+      publicKey: raw,
+      computeSecret(peer: Uint8Array): Uint8Array {
+        if (peer.length !== 32) throw new KeyExchangeError(`x25519 public key must be 32 bytes, got ${peer.length}`);
+        const der = new Uint8Array(X25519_SPKI_PREFIX.length + 32);
+        der.set(X25519_SPKI_PREFIX, 0);
+        der.set(peer, X25519_SPKI_PREFIX.length);
+        let secret: Uint8Array;
+        try {
+          secret = new Uint8Array(diffieHellman({ privateKey, publicKey: createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }) }));
+        } catch (e) {
+          throw new KeyExchangeError('invalid x25519 public key', e);
+        }
+        // RFC 8446 §7.4.2: an all-zero shared secret must be refused.
+        if (secret.every((b) => b === 0)) throw new KeyExchangeError('x25519 shared secret is all zeros');
+        return secret;
+      },
+    };
+  }
+  const ecdh = createECDH('prime256v1');
+  const pub = new Uint8Array(ecdh.generateKeys());
+  return {
+    group,
+    publicKey: pub,
+    computeSecret(peer: Uint8Array): Uint8Array {
+      // RFC 8446 §4.2.8.2: uncompressed point form only.
+      if (peer.length !== 65 || peer[0] !== 4) throw new KeyExchangeError('secp256r1 key share must be a 65-byte uncompressed point');
+      try {
+        return new Uint8Array(ecdh.computeSecret(peer));
+      } catch (e) {
+        throw new KeyExchangeError('invalid secp256r1 public key', e);
+      }
+    },
+  };
+}
+
+/** The node:crypto provider (OpenSSL). */
+export const nodeCrypto: CryptoProvider = {
+  name: 'node',
+  aead: (algorithm, key) => new NodeAead(algorithm, key),
+  headerProtection: (algorithm, hpKey) => new NodeHeaderProtection(algorithm, hpKey),
+  hash: (algorithm: HashAlgorithm) => new NodeHash(createHash(algorithm)),
+  digest: (algorithm, data) => new Uint8Array(createHash(algorithm).update(data).digest()),
+  hmac: (algorithm, key, data) => new Uint8Array(createHmac(algorithm, key).update(data).digest()),
+  // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM)
+  hkdfExtract: (algorithm, salt, ikm) => new Uint8Array(createHmac(algorithm, salt).update(ikm).digest()),
+  hkdfExpand: (algorithm, prk, info, length) =>
+    hmacHkdfExpand((data, key) => new Uint8Array(createHmac(algorithm, key).update(data).digest()), algorithm, prk, info, length),
+  keyShare: nodeKeyShare,
+  randomBytes: (length) => new Uint8Array(nodeRandomBytes(length)),
+};
