@@ -386,6 +386,7 @@ test('reserved parameters are skipped for small and very large N', () => {
 
 test('unknown parameters are skipped whatever their value', () => {
   const unknown = [0x12n, 0x1an, 0x21n, 0x2ab1n, 0xff73dbn, 0x3fffn, (1n << 62n) - 1n];
+  for (const id of unknown) assert.not.ok(isReservedTransportParameterId(id), String(id));
   const parts = unknown.map((id, i) => rawParam(id, seq(i * 5, 0xf0)));
   const p = decodeTransportParameters(concat(rawVarintParam(ID.INITIAL_MAX_DATA, 7), ...parts, rawVarintParam(ID.INITIAL_MAX_STREAMS_UNI, 9)), {
     sender: 'client',
