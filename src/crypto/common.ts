@@ -62,3 +62,24 @@ export function hmacHkdfExpand(
   }
   return out;
 }
+
+/** Thrown when a QUIC version without packet-protection parameters (salt, labels, Retry key) is used. */
+export class UnsupportedVersionError extends Error {
+  /** The version that was asked for. */
+  readonly version: number;
+  constructor(version: number) {
+    super(`no packet protection defined for QUIC version 0x${(version >>> 0).toString(16).padStart(8, '0')}`);
+    this.name = 'UnsupportedVersionError';
+    this.version = version;
+  }
+}
+
+/**
+ * Compares `a[aOffset, +length)` with `b[bOffset, +length)` in time that depends only on
+ * `length`, not on where the first difference is. The caller guarantees both ranges exist.
+ */
+export function constantTimeEqual(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, length: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < length; i++) diff |= a[aOffset + i] ^ b[bOffset + i];
+  return diff === 0;
+}
