@@ -27,38 +27,59 @@ export type TransportParameterRole = 'client' | 'server';
  * max_datagram_frame_size (RFC 9221 §3) and grease_quic_bit (RFC 9287 §3).
  */
 export const TransportParameterId = {
+  /** original_destination_connection_id (RFC 9000 §18.2), server only. */
   ORIGINAL_DESTINATION_CONNECTION_ID: 0x00,
+  /** max_idle_timeout (RFC 9000 §18.2). */
   MAX_IDLE_TIMEOUT: 0x01,
+  /** stateless_reset_token (RFC 9000 §18.2), server only. */
   STATELESS_RESET_TOKEN: 0x02,
+  /** max_udp_payload_size (RFC 9000 §18.2). */
   MAX_UDP_PAYLOAD_SIZE: 0x03,
+  /** initial_max_data (RFC 9000 §18.2). */
   INITIAL_MAX_DATA: 0x04,
+  /** initial_max_stream_data_bidi_local (RFC 9000 §18.2). */
   INITIAL_MAX_STREAM_DATA_BIDI_LOCAL: 0x05,
+  /** initial_max_stream_data_bidi_remote (RFC 9000 §18.2). */
   INITIAL_MAX_STREAM_DATA_BIDI_REMOTE: 0x06,
+  /** initial_max_stream_data_uni (RFC 9000 §18.2). */
   INITIAL_MAX_STREAM_DATA_UNI: 0x07,
+  /** initial_max_streams_bidi (RFC 9000 §18.2). */
   INITIAL_MAX_STREAMS_BIDI: 0x08,
+  /** initial_max_streams_uni (RFC 9000 §18.2). */
   INITIAL_MAX_STREAMS_UNI: 0x09,
+  /** ack_delay_exponent (RFC 9000 §18.2). */
   ACK_DELAY_EXPONENT: 0x0a,
+  /** max_ack_delay (RFC 9000 §18.2). */
   MAX_ACK_DELAY: 0x0b,
+  /** disable_active_migration (RFC 9000 §18.2), zero-length. */
   DISABLE_ACTIVE_MIGRATION: 0x0c,
+  /** preferred_address (RFC 9000 §18.2), server only. */
   PREFERRED_ADDRESS: 0x0d,
+  /** active_connection_id_limit (RFC 9000 §18.2). */
   ACTIVE_CONNECTION_ID_LIMIT: 0x0e,
+  /** initial_source_connection_id (RFC 9000 §18.2). */
   INITIAL_SOURCE_CONNECTION_ID: 0x0f,
+  /** retry_source_connection_id (RFC 9000 §18.2), server only. */
   RETRY_SOURCE_CONNECTION_ID: 0x10,
-  /** RFC 9368 §3. */
+  /** version_information (RFC 9368 §3). */
   VERSION_INFORMATION: 0x11,
-  /** RFC 9221 §3. */
+  /** max_datagram_frame_size (RFC 9221 §3). */
   MAX_DATAGRAM_FRAME_SIZE: 0x20,
-  /** RFC 9287 §3. */
+  /** grease_quic_bit (RFC 9287 §3), zero-length. */
   GREASE_QUIC_BIT: 0x2ab2,
 } as const;
 
 /** A transport parameter ID this module understands (a value of {@link TransportParameterId}). */
 export type TransportParameterIdValue = (typeof TransportParameterId)[keyof typeof TransportParameterId];
 
+// The next three are deliberately not exported: src/wire/header.ts and src/wire/frames/types.ts
+// export the same names, and `export *` from the wire index would make them ambiguous.
 /** Largest connection ID length in QUIC version 1, in bytes (RFC 9000 §17.2). */
-export const MAX_CONNECTION_ID_LENGTH = 20;
+const MAX_CONNECTION_ID_LENGTH = 20;
 /** Length of a stateless reset token, in bytes (RFC 9000 §10.3). */
-export const STATELESS_RESET_TOKEN_LENGTH = 16;
+const STATELESS_RESET_TOKEN_LENGTH = 16;
+/** Largest valid initial_max_streams_bidi / initial_max_streams_uni: 2^60 (RFC 9000 §4.6). */
+const MAX_STREAMS_LIMIT = 1n << 60n;
 /** Smallest valid max_udp_payload_size (RFC 9000 §18.2). */
 export const MIN_MAX_UDP_PAYLOAD_SIZE = 1200;
 /** Largest valid ack_delay_exponent (RFC 9000 §18.2). */
@@ -67,8 +88,6 @@ export const MAX_ACK_DELAY_EXPONENT = 20;
 export const MAX_ACK_DELAY_LIMIT = 1 << 14;
 /** Smallest valid active_connection_id_limit (RFC 9000 §18.2). */
 export const MIN_ACTIVE_CONNECTION_ID_LIMIT = 2;
-/** Largest valid initial_max_streams_bidi / initial_max_streams_uni: 2^60 (RFC 9000 §4.6). */
-export const MAX_STREAMS_LIMIT: bigint = 1n << 60n;
 
 /**
  * The server's preferred address (RFC 9000 §18.2, §9.6). Addresses are raw bytes in network
@@ -215,7 +234,7 @@ export const DEFAULT_TRANSPORT_PARAMETERS: TransportParameters = Object.freeze({
   greaseQuicBit: false,
 });
 
-/** A fresh, mutable-by-spread copy of {@link DEFAULT_TRANSPORT_PARAMETERS}, with `overrides` applied. */
+/** A fresh (unfrozen) copy of {@link DEFAULT_TRANSPORT_PARAMETERS} with `overrides` applied. */
 export function defaultTransportParameters(overrides: Partial<TransportParameters> = {}): TransportParameters {
   return { ...DEFAULT_TRANSPORT_PARAMETERS, ...overrides };
 }
@@ -312,10 +331,10 @@ function checkConnectionId(cid: Uint8Array | undefined, name: string, fail: (rea
 function checkValues(p: TransportParameters, sender: TransportParameterRole, fail: (reason: string) => never): void {
   if (sender === 'client') {
     // RFC 9000 §18.2: a client MUST NOT include any server-only transport parameter.
-    if (p.originalDestinationConnectionId !== undefined) fail('client sent server-only parameter original_destination_connection_id');
-    if (p.statelessResetToken !== undefined) fail('client sent server-only parameter stateless_reset_token');
-    if (p.preferredAddress !== undefined) fail('client sent server-only parameter preferred_address');
-    if (p.retrySourceConnectionId !== undefined) fail('client sent server-only parameter retry_source_connection_id');
+    if (p.originalDestinationConnectionId !== undefined) fail('server-only parameter original_destination_connection_id from a client');
+    if (p.statelessResetToken !== undefined) fail('server-only parameter stateless_reset_token from a client');
+    if (p.preferredAddress !== undefined) fail('server-only parameter preferred_address from a client');
+    if (p.retrySourceConnectionId !== undefined) fail('server-only parameter retry_source_connection_id from a client');
   }
   checkConnectionId(p.originalDestinationConnectionId, 'original_destination_connection_id', fail);
   checkConnectionId(p.initialSourceConnectionId, 'initial_source_connection_id', fail);
@@ -399,11 +418,10 @@ function refuseToEncode(reason: string): never {
 }
 
 function emitParameters(p: TransportParameters, options: WriteTransportParametersOptions, sink: ParameterSink): void {
-  const fail = refuseToEncode;
-  checkValues(p, options.role, fail);
-  if (options.role === 'server') {
-    // RFC 9000 §7.3: a server always sends original_destination_connection_id.
-    if (p.originalDestinationConnectionId === undefined) fail('a server must send original_destination_connection_id');
+  checkValues(p, options.role, refuseToEncode);
+  // RFC 9000 §7.3: a server always sends original_destination_connection_id.
+  if (options.role === 'server' && p.originalDestinationConnectionId === undefined) {
+    refuseToEncode('a server must send original_destination_connection_id');
   }
   // RFC 9000 §7.3: each endpoint sends initial_source_connection_id.
   if (p.initialSourceConnectionId === undefined) refuseToEncode('initial_source_connection_id is required');
@@ -437,7 +455,7 @@ function emitParameters(p: TransportParameters, options: WriteTransportParameter
   const reserved = options.reserved;
   if (reserved !== undefined) {
     // RFC 9000 §18.1: reserved IDs are 31 * N + 27.
-    if (!isReservedTransportParameterId(reserved.id)) fail(`${reserved.id} is not a reserved transport parameter ID (31 * N + 27)`);
+    if (!isReservedTransportParameterId(reserved.id)) refuseToEncode(`${reserved.id} is not a reserved transport parameter ID (31 * N + 27)`);
     sink.bytes(reserved.id, reserved.value);
   }
 }
