@@ -10,13 +10,13 @@
  * @module
  */
 import { QuicError, TransportErrorCode } from '../errors.js';
+import { MAX_CONNECTION_ID_LENGTH } from '../header.js';
 import type { EncryptionLevel } from '../levels.js';
 import { Reader } from '../reader.js';
 import { MAX_SAFE_VARINT } from '../varint.js';
 import { frameAllowedIn, isKnownFrameType } from './rules.js';
 import {
   FrameType,
-  MAX_CONNECTION_ID_LENGTH,
   MAX_STREAMS_LIMIT,
   PATH_DATA_LENGTH,
   STATELESS_RESET_TOKEN_LENGTH,

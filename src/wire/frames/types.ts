@@ -83,9 +83,6 @@ export const STREAM_FIN_BIT = 0x01;
 /** Largest Maximum Streams / Stream Limit value: 2^60 (RFC 9000 §19.11, §19.14). */
 export const MAX_STREAMS_LIMIT: bigint = 1n << 60n;
 
-/** Maximum length of a connection ID in QUIC v1 (RFC 9000 §17.2, §19.15). */
-export const MAX_CONNECTION_ID_LENGTH = 20;
-
 /** Length of a stateless reset token (RFC 9000 §10.3, §19.15). */
 export const STATELESS_RESET_TOKEN_LENGTH = 16;
 
@@ -379,4 +376,10 @@ export type Frame =
 export type FrameKind = Frame['kind'];
 
 /** The frame interface for a given {@link FrameKind}. */
-export type FrameOf<K extends FrameKind> = Extract<Frame, { kind: K }>;
+export type FrameOf<K extends FrameKind> = Extract<
+  Frame,
+  {
+    /** The discriminant selecting the frame interface. */
+    kind: K;
+  }
+>;
