@@ -13,6 +13,7 @@ import {
   frameSize,
   frameTypeOf,
   isAckEliciting,
+  isKnownFrameType,
   writeAckFrame,
   type Frame,
   type FrameKind,
@@ -105,10 +106,12 @@ test('a forbidden frame after permitted ones still fails the whole payload with 
   throwsQuic(() => decodeFrames(hex('06 00 01 aa 02 00 00 00 00'), 'zeroRtt'), PROTOCOL_VIOLATION, 0x06);
 });
 
-test('unknown frame types are never allowed in any packet type', () => {
-  for (const type of [-1, 0x1f, 0x20, 0x2f, 0x32, 0x3f, 0x40, 0x4000]) {
+test('unknown frame types are never known nor allowed in any packet type', () => {
+  for (const type of [-1, 1.5, 0x1f, 0x20, 0x2f, 0x32, 0x3f, 0x40, 0x4000]) {
+    assert.is(isKnownFrameType(type), false, `isKnownFrameType(${type})`);
     for (const level of LEVELS) assert.is(frameAllowedIn(type, level), false, `0x${type.toString(16)} ${level}`);
   }
+  for (const [type] of TABLE) assert.is(isKnownFrameType(type), true, `isKnownFrameType(0x${type.toString(16)})`);
 });
 
 test('an empty payload is a PROTOCOL_VIOLATION at every level (RFC 9000 §12.4)', () => {

@@ -63,7 +63,8 @@ permitted[FrameType.DATAGRAM_LEN] = Z | O;
 
 /** True when `frameType` is a frame type this implementation understands (RFC 9000 §12.4, RFC 9221 §4). */
 export function isKnownFrameType(frameType: number): boolean {
-  return frameType >= 0 && frameType < permitted.length && permitted[frameType] !== 0;
+  // A fractional or out-of-range index reads `undefined` from the typed array.
+  return (permitted[frameType] ?? 0) !== 0;
 }
 
 /**
@@ -72,8 +73,7 @@ export function isKnownFrameType(frameType: number): boolean {
  * Unknown types are never allowed.
  */
 export function frameAllowedIn(frameType: number, level: EncryptionLevel): boolean {
-  if (frameType < 0 || frameType >= permitted.length) return false;
-  return (permitted[frameType] & levelBit[level]) !== 0;
+  return ((permitted[frameType] ?? 0) & levelBit[level]) !== 0;
 }
 
 /**

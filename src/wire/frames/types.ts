@@ -1,10 +1,12 @@
 /**
  * QUIC frame types and their in-memory shapes (RFC 9000 §12.4, §19; RFC 9221 §4).
  *
- * Every frame is a member of the {@link Frame} discriminated union, keyed on `kind`. Numbers that
- * count bytes, packets, streams or sequence numbers are exact `number`s (≤ 2^53−1); limits saturate
- * at 2^53−1 where noted; application and transport error codes are `bigint` (62-bit codes are
- * legitimate). Byte strings in decoded frames are views into the packet, never copies.
+ * Every frame is a member of the {@link Frame} discriminated union, keyed on `kind`. Stream IDs,
+ * offsets, lengths, packet numbers, sequence numbers and ECN counts are exact `number`s: a peer's
+ * value above 2^53−1 in such a field is refused with FRAME_ENCODING_ERROR rather than rounded.
+ * Limits saturate at 2^53−1 where noted; application and transport error codes are `bigint`
+ * (62-bit codes are legitimate). Byte strings in decoded frames are views into the packet, never
+ * copies.
  *
  * @module
  */
