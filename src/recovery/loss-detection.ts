@@ -119,15 +119,17 @@ interface SpaceState {
 
 const SPACES: readonly PacketNumberSpace[] = ['initial', 'handshake', 'application'];
 
+const NONE: readonly SentPacket[] = Object.freeze([]);
+
 const NO_ACK: LossDetectionAckResult = Object.freeze({
-  acked: [],
-  lost: [],
+  acked: NONE,
+  lost: NONE,
   rttSampled: false,
   persistentCongestion: false,
   ecnCongestionSentTime: undefined,
 });
 
-const NO_TIMEOUT: LossDetectionTimeoutResult = Object.freeze({ lost: [], persistentCongestion: false, probe: undefined });
+const NO_TIMEOUT: LossDetectionTimeoutResult = Object.freeze({ lost: NONE, persistentCongestion: false, probe: undefined });
 
 /**
  * Loss detection across the three packet number spaces of one connection path
@@ -370,7 +372,7 @@ export class LossDetection {
     // RFC 9002 §6.2.1: each expiry doubles the PTO.
     this._ptoCount++;
     this.setLossDetectionTimer(now);
-    return { lost: [], persistentCongestion: false, probe };
+    return { lost: NONE, persistentCongestion: false, probe };
   }
 
   /**
