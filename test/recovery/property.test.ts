@@ -184,6 +184,8 @@ function run(isServer: boolean, actions: Action[]): void {
         const out = r.onTimeout(now);
         settleLost(out.lost);
         if (out.probe !== undefined) assert.equal(out.lost, [], 'a PTO declares nothing lost');
+        // A due timer always makes progress: otherwise the connection would spin on its deadline.
+        assert.ok(out.lost.length > 0 || out.probe !== undefined, `timer at ${t} fired at ${now} with no effect`);
         break;
       }
       case 'advance':
