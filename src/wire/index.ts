@@ -9,3 +9,8 @@ export * from './varint.js';
 export * from './reader.js';
 export * from './levels.js';
 export * from './version.js';
+export * from './packet-number.js';
+export * from './frames/index.js';
+export * from './header.js';
+export * from './header-write.js';
+export * from './transport-parameters.js';
