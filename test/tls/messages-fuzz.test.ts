@@ -52,7 +52,7 @@ class Rng {
 const BOUNDARY_BYTES = [0x00, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x1a, 0x20, 0x2f, 0x30, 0x7f, 0x80, 0xfe, 0xff];
 
 function mutate(rng: Rng, input: Uint8Array): Uint8Array {
-  let b = input.slice();
+  let b: Uint8Array = input.slice();
   const rounds = 1 + rng.int(4);
   for (let r = 0; r < rounds; r++) {
     const pos = rng.int(b.length + 1);
