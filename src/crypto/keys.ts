@@ -199,14 +199,20 @@ export function writeNonce(iv: Uint8Array, packetNumber: number, out: Uint8Array
   return out;
 }
 
+/** Usage limits of one AEAD (RFC 9001 §6.6). */
+export interface AeadLimits {
+  /** Packets one key may encrypt; a key update is due before this many are sent. */
+  readonly confidentiality: number;
+  /** Packets failing authentication a connection tolerates, across all keys, before it must
+   * close with AEAD_LIMIT_REACHED. */
+  readonly integrity: number;
+}
+
 /**
- * Usage limits of each AEAD (RFC 9001 §6.6): `confidentiality` is the number of packets one key
- * may encrypt (a key update is due before it), `integrity` the number of packets failing
- * authentication a connection tolerates across all keys before it must close with
- * AEAD_LIMIT_REACHED. ChaCha20-Poly1305's confidentiality limit exceeds the 2^62 possible packets
- * and is given as `Infinity`.
+ * Usage limits of each AEAD (RFC 9001 §6.6). ChaCha20-Poly1305's confidentiality limit exceeds
+ * the 2^62 possible packets and is given as `Infinity`.
  */
-export const AEAD_LIMITS: Readonly<Record<AeadAlgorithm, { readonly confidentiality: number; readonly integrity: number }>> = Object.freeze({
+export const AEAD_LIMITS: Readonly<Record<AeadAlgorithm, AeadLimits>> = Object.freeze({
   'aes-128-gcm': Object.freeze({ confidentiality: 2 ** 23, integrity: 2 ** 52 }),
   'aes-256-gcm': Object.freeze({ confidentiality: 2 ** 23, integrity: 2 ** 52 }),
   'chacha20-poly1305': Object.freeze({ confidentiality: Number.POSITIVE_INFINITY, integrity: 2 ** 36 }),

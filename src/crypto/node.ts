@@ -10,12 +10,14 @@ import {
   createHash,
   createHmac,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   randomBytes as nodeRandomBytes,
   type Cipher,
   type CipherGCMTypes,
   type Hash,
+  type KeyObject,
 } from 'node:crypto';
 import {
   AEAD_TAG_LENGTH,
@@ -35,12 +37,13 @@ type NodeAeadName = CipherGCMTypes | 'chacha20-poly1305';
 
 class NodeAead implements Aead {
   readonly algorithm: AeadAlgorithm;
-  private readonly key: Uint8Array;
+  /** Imported once: a KeyObject copies the key and saves re-importing raw bytes on every packet. */
+  private readonly key: KeyObject;
 
   constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
     checkKeyLength(algorithm, key);
     this.algorithm = algorithm;
-    this.key = key;
+    this.key = createSecretKey(key);
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, offset: number, length: number): void {
@@ -60,6 +63,8 @@ class NodeAead implements Aead {
     const decipher = createDecipheriv(this.algorithm as NodeAeadName as 'aes-128-gcm', this.key, nonce, { authTagLength: AEAD_TAG_LENGTH });
     decipher.setAAD(aad, { plaintextLength: ptLength });
     decipher.setAuthTag(buf.subarray(offset + ptLength, offset + length));
+    // The plaintext is written back only after final() has verified the tag, so a failed open
+    // leaves the buffer untouched (the caller may retry with the other key phase).
     const pt = decipher.update(buf.subarray(offset, offset + ptLength));
     let fin: Buffer;
     try {
@@ -77,14 +82,14 @@ const ZEROS5 = new Uint8Array(5);
 
 class NodeHeaderProtection implements HeaderProtection {
   readonly algorithm: AeadAlgorithm;
-  private readonly key: Uint8Array;
+  private readonly key: KeyObject;
   /** For AES: one ECB cipher reused for every mask (ECB without padding is stateless per block). */
   private readonly ecb: Cipher | null;
 
   constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
     checkKeyLength(algorithm, key);
     this.algorithm = algorithm;
-    this.key = key;
+    this.key = createSecretKey(key);
     if (algorithm === 'chacha20-poly1305') {
       this.ecb = null;
     } else {

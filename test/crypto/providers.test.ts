@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeyLengthError } from '../../src/crypto/common.js';
+import { cryptoProviders, defaultCryptoProvider } from '../../src/crypto/default.js';
 import { AeadAuthenticationError, type AeadAlgorithm, type HashAlgorithm } from '../../src/crypto/provider.js';
 import { providerPairs, providers } from '../support/providers.js';
 
@@ -240,6 +241,12 @@ test('HKDF and HMAC agree across providers for random inputs and both hashes', (
     }),
     { numRuns: 100 },
   );
+});
+
+test('cryptoProviders holds both providers under their own names, and the default is node:crypto', () => {
+  for (const [name, provider] of Object.entries(cryptoProviders)) assert.is(provider.name, name);
+  assert.equal(Object.keys(cryptoProviders).sort(), ['noble', 'node']);
+  assert.is(defaultCryptoProvider, cryptoProviders.node);
 });
 
 test.run();
