@@ -164,6 +164,7 @@ function nodeKeyShare(group: KeyExchangeGroup): KeyShare {
       },
     };
   }
+  if (group !== 'secp256r1') throw new KeyExchangeError(`unsupported key exchange group ${String(group)}`);
   const ecdh = createECDH('prime256v1');
   const pub = new Uint8Array(ecdh.generateKeys());
   return {

@@ -94,4 +94,8 @@ for (const p of providers) {
   });
 }
 
+test('an unknown key exchange group is refused with KeyExchangeError by both providers', () => {
+  for (const p of providers) assert.throws(() => p.keyShare('x448' as KeyExchangeGroup), isKeyExchangeError, p.name);
+});
+
 test.run();
