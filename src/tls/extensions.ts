@@ -60,8 +60,10 @@ export interface RawExtension {
 
 /**
  * server_name (RFC 6066 §3). In a ClientHello: the host name asked for, from the single host_name
- * entry of the ServerNameList (entries of other name types are skipped). In EncryptedExtensions the
- * body is empty and `hostName` is absent: the server acknowledges that it used the name.
+ * entry of the ServerNameList (entries of other name types are skipped; `hostName` is absent when
+ * the list holds no host_name, and such an extension cannot be re-encoded). In
+ * EncryptedExtensions the body is empty and `hostName` is absent: the server acknowledges that it
+ * used the name.
  */
 export interface ServerNameExtension {
   /** Discriminator. */
@@ -343,7 +345,12 @@ function kindsByType(kinds: ExtensionKind[]): ReadonlyMap<number, ExtensionKind>
   return new Map(kinds.map((k) => [EXTENSION_KIND_TYPE[k], k]));
 }
 
-type Abbrev = 'CH' | 'SH' | 'HRR' | 'EE' | 'CT' | 'CR' | 'NST';
+/**
+ * The message abbreviations of the RFC 8446 §4.2 table: ClientHello, ServerHello,
+ * HelloRetryRequest, EncryptedExtensions, Certificate, CertificateRequest, NewSessionTicket.
+ */
+export type ExtensionMessageAbbrev = 'CH' | 'SH' | 'HRR' | 'EE' | 'CT' | 'CR' | 'NST';
+type Abbrev = ExtensionMessageAbbrev;
 const CONTEXT_ABBREV: Readonly<Record<ExtensionContext, Abbrev>> = {
   client_hello: 'CH',
   server_hello: 'SH',
@@ -800,7 +807,7 @@ export function findRawExtension(extensions: readonly Extension[], type: number)
  * The extension of `kind`, or a `missing_extension` {@link TlsAlertError} naming `message`
  * (RFC 8446 §9.2, RFC 9001 §8.2 use missing_extension for mandatory extensions).
  */
-export function requireExtension<E extends Extension, K extends E['kind']>(extensions: readonly E[], kind: K, message: string): Extract<E, { kind: K }> {
+export function requireExtension<E extends Extension, K extends Exclude<E['kind'], 'raw'>>(extensions: readonly E[], kind: K, message: string): Extract<E, { kind: K }> {
   const ext = findExtension(extensions, kind);
   if (ext === undefined) {
     throw new TlsAlertError(TlsAlert.missing_extension, `${message} lacks the ${extensionTypeName(EXTENSION_KIND_TYPE[kind as ExtensionKind])} extension`);

@@ -151,9 +151,14 @@ for (const { name, sender, arb } of messagesBySender) {
           const cut = cutBody(raw, len);
           if (len === fixed) {
             // RFC 8446 §4.1.2: a ClientHello may end after legacy_compression_methods (pre-TLS 1.2
-            // form), and so may a TLS 1.2 ServerHello: it decodes, with no extensions.
-            const d = decodeHandshakeMessage(cut, { sender });
-            assert.ok('extensions' in d && d.extensions.length === 0);
+            // form): it decodes, with no extensions. A ServerHello ending there negotiates TLS 1.2
+            // (protocol_version, RFC 9001 §4.2); a HelloRetryRequest lacks supported_versions.
+            if (m.kind === 'client_hello') {
+              const d = decodeHandshakeMessage(cut, { sender });
+              assert.ok(d.kind === 'client_hello' && d.extensions.length === 0);
+            } else {
+              expectAlert(() => decodeHandshakeMessage(cut, { sender }), m.kind === 'server_hello' ? TlsAlert.protocol_version : TlsAlert.missing_extension, `${name} without extensions`);
+            }
             continue;
           }
           expectAlert(() => decodeHandshakeMessage(cut, { sender, hashLength: m.kind === 'finished' ? m.verifyData.length : undefined }), TlsAlert.decode_error, `${name} cut to ${len}`);
@@ -363,6 +368,12 @@ test('a TLS 1.3 ClientHello missing what RFC 8446 §9.2 requires is missing_exte
   decodeHandshakeMessage(handshake(1, chBody(new Uint8Array(0))), asClient);
 });
 
+test('a ServerHello negotiating TLS 1.2 is protocol_version (RFC 9001 §4.2); a HelloRetryRequest without supported_versions is missing_extension (RFC 8446 §4.1.4)', () => {
+  expectAlert(() => decodeHandshakeMessage(sh([baseShExts[1]]), asServer), TlsAlert.protocol_version, 'SH without supported_versions');
+  expectAlert(() => decodeHandshakeMessage(handshake(HandshakeType.server_hello, shBody(new Uint8Array(0))), asServer), TlsAlert.protocol_version, 'SH without extensions');
+  expectAlert(() => decodeHandshakeMessage(hrr([[ExtensionType.key_share, u16(0x17)]]), asServer), TlsAlert.missing_extension, 'HRR without supported_versions');
+});
+
 test('a CertificateRequest without signature_algorithms is missing_extension (RFC 8446 §4.3.2)', () => {
   expectAlert(() => decodeHandshakeMessage(cr([[ExtensionType.signature_algorithms_cert, vec(2, u16(0x0804))]]), asServer), TlsAlert.missing_extension, 'CR');
 });
@@ -435,6 +446,10 @@ test('a partial message across a key change is unexpected_message (RFC 8446 §5.
   reader.assertNoPartialMessage();
 });
 
+test('no reassembler exists for the 0-RTT level, which carries no CRYPTO frames (RFC 9001 §4.1.3)', () => {
+  expectAlert(() => new HandshakeReader('zeroRtt'), TlsAlert.internal_error, 'zeroRtt reader');
+});
+
 test('zero-length bodies complete as soon as their header does', () => {
   const reader = new HandshakeReader('handshake');
   const out = reader.push(concat(handshake(HandshakeType.end_of_early_data, new Uint8Array(0)), handshake(HandshakeType.encrypted_extensions, vec(2, []))));
@@ -456,6 +471,8 @@ test('RFC 9001 checks on ClientHello, EncryptedExtensions and NewSessionTicket',
   } catch (e) {
     assert.ok(isQuicError(e, TransportErrorCode.PROTOCOL_VIOLATION) && !isTlsAlertError(e), String(e));
   }
+  const tls12Only = decodeHandshakeMessage(ch([[ExtensionType.supported_versions, vec(1, u16(0x0303))], [ExtensionType.quic_transport_parameters, []]]), asClient) as ClientHello;
+  expectAlert(() => checkQuicClientHello(tls12Only), TlsAlert.protocol_version, 'ClientHello offering only TLS 1.2 (RFC 9001 §4.2)');
   const noTp = { ...chMsg, extensions: chMsg.extensions.filter((e) => e.kind !== 'quic_transport_parameters') };
   expectAlert(() => checkQuicClientHello(noTp), TlsAlert.missing_extension, 'ClientHello without transport parameters (0x016d)');
   try {
@@ -473,10 +490,12 @@ test('RFC 9001 checks on ClientHello, EncryptedExtensions and NewSessionTicket',
   const eeNoAlpn = decodeHandshakeMessage(ee([[ExtensionType.quic_transport_parameters, []]]), asServer);
   if (eeNoAlpn.kind !== 'encrypted_extensions') return;
   expectAlert(() => checkQuicEncryptedExtensions(eeNoAlpn), TlsAlert.no_application_protocol, 'no ALPN (0x0178)');
-  assert.is(checkQuicEncryptedExtensions(eeNoAlpn, false).alpn, undefined);
+  assert.is(checkQuicEncryptedExtensions(eeNoAlpn, { requireAlpn: false }).alpn, undefined);
   const eeNoTp = decodeHandshakeMessage(ee([]), asServer);
   if (eeNoTp.kind !== 'encrypted_extensions') return;
-  expectAlert(() => checkQuicEncryptedExtensions(eeNoTp, false), TlsAlert.missing_extension, 'EE without transport parameters');
+  expectAlert(() => checkQuicEncryptedExtensions(eeNoTp, { requireAlpn: false }), TlsAlert.missing_extension, 'EE without transport parameters');
+  assert.is(toHex(checkQuicEncryptedExtensions(eeOk, { offeredAlpn: [Uint8Array.from([0x68, 0x33])] }).alpn!), '6833');
+  expectAlert(() => checkQuicEncryptedExtensions(eeOk, { offeredAlpn: [Uint8Array.from([0x68, 0x32])] }), TlsAlert.no_application_protocol, 'ALPN not offered (0x0178)');
 
   const ticket = (max?: number) => {
     const m = decodeHandshakeMessage(nst(max === undefined ? [] : [[ExtensionType.early_data, [max >>> 24, (max >>> 16) & 0xff, (max >>> 8) & 0xff, max & 0xff]]]), asServer);
@@ -543,7 +562,9 @@ test('encoders refuse invalid messages with internal_error, never a RangeError',
     ['empty ticket', { kind: 'new_session_ticket', lifetime: 1, ageAdd: 0, nonce: new Uint8Array(0), ticket: new Uint8Array(0), extensions: [] }],
     ['CertificateRequest without signature_algorithms', { kind: 'certificate_request', context: new Uint8Array(0), extensions: [] }],
     ['HRR selecting TLS 1.2', { kind: 'hello_retry_request', legacySessionIdEcho: new Uint8Array(0), cipherSuite: 0x1301, extensions: [{ kind: 'supported_versions_selected', version: 0x0303 }] }],
-    ['ServerHello with the HRR random', { kind: 'server_hello', random: HELLO_RETRY_REQUEST_RANDOM, legacySessionIdEcho: new Uint8Array(0), cipherSuite: 0x1301, extensions: [] }],
+    ['ServerHello with the HRR random', { kind: 'server_hello', random: HELLO_RETRY_REQUEST_RANDOM, legacySessionIdEcho: new Uint8Array(0), cipherSuite: 0x1301, extensions: [{ kind: 'supported_versions_selected', version: 0x0304 }] }],
+    ['ServerHello without supported_versions', { kind: 'server_hello', random: new Uint8Array(32), legacySessionIdEcho: new Uint8Array(0), cipherSuite: 0x1301, extensions: [] }],
+    ['HelloRetryRequest without supported_versions', { kind: 'hello_retry_request', legacySessionIdEcho: new Uint8Array(0), cipherSuite: 0x1301, extensions: [] }],
   ];
   for (const [what, m] of bad) expectAlert(() => encodeHandshakeMessage(m), TlsAlert.internal_error, what);
 });

@@ -157,9 +157,11 @@ export function encodeClientHello(sink: TlsSink, ch: ClientHello): void {
  * Decodes a ServerHello body into a {@link ServerHello} or, when the random is the special value,
  * a {@link HelloRetryRequest} (RFC 8446 §4.1.3: "MUST first examine the Random value"). Refuses:
  * legacy_version ≠ 0x0303 (protocol_version); compression method ≠ 0 (illegal_parameter); a GREASE
- * cipher suite (illegal_parameter, RFC 8701 §3); a ServerHello without supported_versions whose
- * random carries the TLS 1.2/1.1 downgrade sentinel (illegal_parameter, RFC 8446 §4.1.3); and the
- * extension-block rules of `extensions` for the `server_hello` or `hello_retry_request` context.
+ * cipher suite (illegal_parameter, RFC 8701 §3); a ServerHello without supported_versions, i.e.
+ * negotiating TLS 1.2 or older (illegal_parameter when its random carries the downgrade sentinel,
+ * RFC 8446 §4.1.3; protocol_version otherwise, RFC 9001 §4.2); a HelloRetryRequest without
+ * supported_versions (missing_extension, RFC 8446 §4.1.4); and the extension-block rules of
+ * `extensions` for the `server_hello` or `hello_retry_request` context.
  */
 export function decodeServerHello(body: Uint8Array): ServerHello | HelloRetryRequest {
   const r = new TlsReader(body);
@@ -176,16 +178,22 @@ export function decodeServerHello(body: Uint8Array): ServerHello | HelloRetryReq
   if (sameBytes(random, HELLO_RETRY_REQUEST_RANDOM)) {
     const extensions = r.done ? [] : decodeExtensions(r, 'hello_retry_request');
     r.finish('HelloRetryRequest');
+    // RFC 8446 §4.1.4: "The server's extensions MUST contain supported_versions"; RFC 8446 §9.2.
+    if (findExtension(extensions, 'supported_versions_selected') === undefined) missing('HelloRetryRequest lacks supported_versions');
     return { kind: 'hello_retry_request', legacySessionIdEcho, cipherSuite, extensions };
   }
   const extensions = r.done ? [] : decodeExtensions(r, 'server_hello');
   r.finish('ServerHello');
   if (findExtension(extensions, 'supported_versions_selected') === undefined) {
-    // RFC 8446 §4.1.3: a ServerHello indicating TLS 1.2 or below must not carry the downgrade sentinel.
+    // Without supported_versions the server negotiated TLS 1.2 or older (RFC 8446 §4.2.1). RFC 8446
+    // §4.1.3: such a ServerHello must not carry the downgrade sentinel → illegal_parameter;
+    // otherwise RFC 9001 §4.2: "An endpoint MUST terminate the connection if a version of TLS older
+    // than 1.3 is negotiated" → protocol_version.
     const tail = random.subarray(24);
     if (DOWNGRADE_PREFIX.every((b, i) => tail[i] === b) && (tail[7] === 0 || tail[7] === 1)) {
       throw new TlsAlertError(TlsAlert.illegal_parameter, 'ServerHello.random carries the TLS 1.3 downgrade sentinel');
     }
+    throw new TlsAlertError(TlsAlert.protocol_version, 'ServerHello negotiates TLS 1.2 or older (no supported_versions); QUIC requires TLS 1.3');
   }
   return { kind: 'server_hello', random, legacySessionIdEcho, cipherSuite, extensions };
 }
@@ -203,12 +211,14 @@ function encodeServerHelloCommon(sink: TlsSink, random: Uint8Array, sessionIdEch
 /** Appends a ServerHello body (RFC 8446 §4.1.3); the random must not be the HelloRetryRequest value. */
 export function encodeServerHello(sink: TlsSink, sh: ServerHello): void {
   if (sameBytes(sh.random, HELLO_RETRY_REQUEST_RANDOM)) encodeError('a ServerHello with the HelloRetryRequest random');
+  if (findExtension(sh.extensions, 'supported_versions_selected') === undefined) encodeError('a ServerHello without supported_versions');
   encodeServerHelloCommon(sink, sh.random, sh.legacySessionIdEcho, sh.cipherSuite);
   encodeExtensions(sink, 'server_hello', sh.extensions);
 }
 
 /** Appends a HelloRetryRequest body: a ServerHello with {@link HELLO_RETRY_REQUEST_RANDOM} (RFC 8446 §4.1.4). */
 export function encodeHelloRetryRequest(sink: TlsSink, hrr: HelloRetryRequest): void {
+  if (findExtension(hrr.extensions, 'supported_versions_selected') === undefined) encodeError('a HelloRetryRequest without supported_versions');
   encodeServerHelloCommon(sink, HELLO_RETRY_REQUEST_RANDOM, hrr.legacySessionIdEcho, hrr.cipherSuite);
   encodeExtensions(sink, 'hello_retry_request', hrr.extensions);
 }

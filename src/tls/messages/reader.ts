@@ -78,6 +78,8 @@ export class HandshakeReader {
   private total = 0;
 
   constructor(level: EncryptionLevel, options: HandshakeReaderOptions = {}) {
+    // RFC 9001 §4.1.3: "CRYPTO frames are carried in just three of these levels, omitting the 0-RTT level."
+    if (level === 'zeroRtt') throw new TlsAlertError(TlsAlert.internal_error, 'no handshake messages are carried at the 0-RTT level');
     this.level = level;
     this.maxLength = options.maxMessageLength ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_LENGTH;
     this.maxByType = options.maxMessageLengthByType ?? {};

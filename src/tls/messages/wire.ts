@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { CRYPTO_ERROR_BASE } from '../../wire/errors.js';
 import { Reader } from '../../wire/reader.js';
 import { TlsAlert, TlsAlertError } from '../alerts.js';
 
@@ -18,7 +19,7 @@ import { TlsAlert, TlsAlertError } from '../alerts.js';
 export class TlsReader extends Reader {
   /** Creates a reader over `bytes[pos, end)`. */
   constructor(bytes: Uint8Array, pos = 0, end = bytes.length) {
-    super(bytes, pos, end);
+    super(bytes, pos, end, CRYPTO_ERROR_BASE + TlsAlert.decode_error);
   }
 
   /** Throws a `decode_error` {@link TlsAlertError} with `reason`. */
