@@ -54,6 +54,7 @@ import { decodeNewSessionTicket, encodeNewSessionTicket, type NewSessionTicket }
 import { encodeError, encodeToBytes, measure, writeInto, type TlsSink } from './messages/wire.js';
 
 export * from './messages/authentication.js';
+export * from './messages/wire.js';
 export * from './messages/hello.js';
 export * from './messages/quic.js';
 export * from './messages/reader.js';
