@@ -530,14 +530,41 @@ interface AnchorEntry {
   parsed: ParsedCertificate | null;
 }
 
+/** The subject and exact-certificate indexes of a {@link TrustStore}, private to this module. */
+class AnchorIndex {
+  readonly bySubject = new Map<string, AnchorEntry[]>();
+  readonly byId = new Map<string, AnchorEntry>();
+
+  add(input: Uint8Array): void {
+    const der = new Uint8Array(input); // our own copy: the caller may reuse its buffer
+    const top = derOne(der, 0x30, 'Certificate');
+    const tbs = derChildren(top.content)[0];
+    if (tbs === undefined || tbs.tag !== 0x30) throw new DerError('malformed Certificate');
+    const fields = derChildren(tbs.content);
+    const i = fields[0]?.tag === 0xa0 ? 1 : 0;
+    const subject = fields[i + 4];
+    const spki = fields[i + 5];
+    if (subject?.tag !== 0x30 || spki?.tag !== 0x30) throw new DerError('malformed TBSCertificate');
+    const id = createHash('sha256').update(der).digest('hex');
+    if (this.byId.has(id)) return;
+    new X509Certificate(der); // reject what OpenSSL cannot parse now rather than at first use
+    const entry: AnchorEntry = { der, id, subjectHex: hex(subject.raw), spkiHex: hex(spki.raw), parsed: null };
+    this.byId.set(id, entry);
+    const list = this.bySubject.get(entry.subjectHex);
+    if (list) list.push(entry);
+    else this.bySubject.set(entry.subjectHex, [entry]);
+  }
+}
+
+const anchorIndexes = new WeakMap<TrustStore, AnchorIndex>();
+
 /**
  * A set of trust anchors, indexed by subject for path building. Build one once and reuse it: the
  * certificates are parsed when the store is created (subject and key) and fully on first use.
+ * Any CA certificate can be an anchor (a root or an intermediate), and so can an end-entity
+ * certificate, which then matches only itself.
  */
 export class TrustStore {
-  readonly #bySubject = new Map<string, AnchorEntry[]>();
-  readonly #byId = new Map<string, AnchorEntry>();
-
   /**
    * @param anchors PEM strings (each may hold several certificates), DER bytes or
    *   `X509Certificate`s.
@@ -546,7 +573,8 @@ export class TrustStore {
    * @throws TlsAlertError(internal_error) when an anchor does not parse and `skipInvalid` is not set.
    */
   constructor(anchors: Iterable<TrustAnchorInput>, options: { skipInvalid?: boolean } = {}) {
-    let index = 0;
+    const index = new AnchorIndex();
+    let n = 0;
     for (const input of anchors) {
       let ders: Uint8Array[];
       if (typeof input === 'string') {
@@ -558,52 +586,30 @@ export class TrustStore {
         }
       } else if (input instanceof X509Certificate) ders = [new Uint8Array(input.raw)];
       else if (input instanceof Uint8Array) ders = [input];
-      else throw new TlsAlertError(TlsAlert.internal_error, `trust anchor ${index + 1} is not PEM text, DER bytes or an X509Certificate`);
+      else throw new TlsAlertError(TlsAlert.internal_error, `trust anchor ${n + 1} is not PEM text, DER bytes or an X509Certificate`);
       for (const der of ders) {
-        index++;
+        n++;
         try {
-          this.#add(der);
+          index.add(der);
         } catch (cause) {
           if (options.skipInvalid) continue;
-          throw new TlsAlertError(TlsAlert.internal_error, `trust anchor ${index} is not a valid certificate: ${(cause as Error).message}`, { cause });
+          throw new TlsAlertError(TlsAlert.internal_error, `trust anchor ${n} is not a valid certificate: ${(cause as Error).message}`, { cause });
         }
       }
     }
-  }
-
-  #add(der: Uint8Array): void {
-    const top = derOne(der, 0x30, 'Certificate');
-    const tbs = derChildren(top.content)[0];
-    if (tbs === undefined || tbs.tag !== 0x30) throw new DerError('malformed Certificate');
-    const fields = derChildren(tbs.content);
-    const i = fields[0]?.tag === 0xa0 ? 1 : 0;
-    const subject = fields[i + 4];
-    const spki = fields[i + 5];
-    if (subject?.tag !== 0x30 || spki?.tag !== 0x30) throw new DerError('malformed TBSCertificate');
-    const id = createHash('sha256').update(der).digest('hex');
-    if (this.#byId.has(id)) return;
-    new X509Certificate(der); // reject what OpenSSL cannot parse now rather than at first use
-    const entry: AnchorEntry = { der, id, subjectHex: hex(subject.raw), spkiHex: hex(spki.raw), parsed: null };
-    this.#byId.set(id, entry);
-    const list = this.#bySubject.get(entry.subjectHex);
-    if (list) list.push(entry);
-    else this.#bySubject.set(entry.subjectHex, [entry]);
+    anchorIndexes.set(this, index);
   }
 
   /** The number of distinct trust anchors. */
   get size(): number {
-    return this.#byId.size;
+    return indexOf(this).byId.size;
   }
+}
 
-  /** @internal Anchors whose subject is `subjectHex` (hex of the Name DER). */
-  bySubject(subjectHex: string): readonly AnchorEntry[] {
-    return this.#bySubject.get(subjectHex) ?? [];
-  }
-
-  /** @internal The anchor that is exactly this certificate. */
-  byId(id: string): AnchorEntry | undefined {
-    return this.#byId.get(id);
-  }
+function indexOf(store: TrustStore): AnchorIndex {
+  const index = anchorIndexes.get(store);
+  if (index === undefined) throw new TlsAlertError(TlsAlert.internal_error, 'not a TrustStore built by its constructor');
+  return index;
 }
 
 let systemStore: TrustStore | undefined;
@@ -1071,7 +1077,7 @@ interface Edge {
 }
 
 class PathBuilder {
-  readonly #store: TrustStore;
+  readonly #store: AnchorIndex;
   readonly #intermediates: readonly ParsedCertificate[];
   readonly #verified = new Map<string, boolean>();
   #checks = 0;
@@ -1083,7 +1089,7 @@ class PathBuilder {
   #tooLong = false;
   #gaveUp = false;
 
-  constructor(store: TrustStore, intermediates: readonly ParsedCertificate[]) {
+  constructor(store: AnchorIndex, intermediates: readonly ParsedCertificate[]) {
     this.#store = store;
     this.#intermediates = intermediates;
   }
@@ -1117,7 +1123,7 @@ class PathBuilder {
 
   /** Candidate paths, end entity first, trust anchor last; each has all its signatures verified. */
   *paths(leaf: ParsedCertificate): Generator<ParsedCertificate[]> {
-    const exact = this.#store.byId(leaf.id);
+    const exact = this.#store.byId.get(leaf.id);
     if (exact !== undefined) yield [leaf]; // the end-entity certificate itself is trusted
     yield* this.#extend([leaf]);
   }
@@ -1139,7 +1145,7 @@ class PathBuilder {
     }
     const onPath = (c: ParsedCertificate) => path.some((p) => p.id === c.id || (p.subjectHex === c.subjectHex && p.spkiHex === c.spkiHex));
     // Trust anchors first: a path that ends at an anchor as early as possible.
-    for (const entry of this.#store.bySubject(cert.issuerHex)) {
+    for (const entry of (this.#store.bySubject.get(cert.issuerHex) ?? [])) {
       const anchor = anchorParsed(entry);
       if (anchor === null || onPath(anchor)) continue;
       if (this.#signatureOk({ child: cert, issuer: anchor }, true)) yield [...path, anchor];
@@ -1149,7 +1155,7 @@ class PathBuilder {
       // A sent certificate with the same subject and key as a trust anchor stands for that anchor
       // (re-issued or expired copies of roots are common): the loop above already ended the path
       // at our copy, with the same key.
-      if (this.#store.bySubject(candidate.subjectHex).some((e) => e.spkiHex === candidate.spkiHex)) continue;
+      if ((this.#store.bySubject.get(candidate.subjectHex) ?? []).some((e) => e.spkiHex === candidate.spkiHex)) continue;
       if (!this.#signatureOk({ child: cert, issuer: candidate }, false)) continue;
       yield* this.#extend([...path, candidate]);
     }
@@ -1329,7 +1335,7 @@ export function verifyCertificateChain(chain: readonly Uint8Array[], options: Ve
   const store = trustStoreOf(options.trustAnchors);
   const seen = new Set<string>([leaf.id]);
   const intermediates = parsed.slice(1).filter((c) => !seen.has(c.id) && (seen.add(c.id), true));
-  const builder = new PathBuilder(store, intermediates);
+  const builder = new PathBuilder(indexOf(store), intermediates);
   let firstError: TlsAlertError | undefined;
   for (const path of builder.paths(leaf)) {
     try {
