@@ -57,6 +57,9 @@ export const MAX_CHAIN_CERTIFICATES = 32;
 /** The most candidate-issuer signatures checked while building one path (a bound on work). */
 const MAX_SIGNATURE_CHECKS = 64;
 
+/** The most partial paths explored for one chain (a bound on work against crafted chains). */
+const MAX_PATH_STEPS = 256;
+
 // ---------------------------------------------------------------------------------------------
 // Minimal strict DER reader. It only slices the certificate's outer structure and decodes
 // GeneralNames: @peculiar/asn1-x509 turns iPAddress values into text (masks become prefix
@@ -327,7 +330,6 @@ interface ParsedCertificate {
   readonly selfIssued: boolean;
   /** Why the signature algorithm is refused, or null when accepted. */
   readonly signatureAlgorithmProblem: string | null;
-  readonly signatureAlgorithmName: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly unknownCritical: readonly string[];
@@ -498,7 +500,6 @@ function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
       spkiHex: hex(spki.raw),
       selfIssued: subjectHex === issuerHex,
       signatureAlgorithmProblem: sig.problem,
-      signatureAlgorithmName: sig.name,
       notBefore: derTime(notBeforeNode),
       notAfter: derTime(notAfterNode),
       unknownCritical,
@@ -1081,6 +1082,7 @@ class PathBuilder {
   readonly #intermediates: readonly ParsedCertificate[];
   readonly #verified = new Map<string, boolean>();
   #checks = 0;
+  #steps = 0;
   /** The most specific reason found for not reaching an anchor. */
   #badSignature: TlsAlertError | undefined;
   #anchorSignature: TlsAlertError | undefined;
@@ -1094,17 +1096,18 @@ class PathBuilder {
     this.#intermediates = intermediates;
   }
 
-  #signatureOk(edge: Edge, fromAnchor: boolean): boolean {
+  /** Does `edge.issuer`'s key verify `edge.child`'s signature? `'budget'` once the work bound is spent. */
+  #signature(edge: Edge): 'ok' | 'bad' | 'budget' {
     const key = `${edge.child.id}:${edge.issuer.id}`;
     let ok = this.#verified.get(key);
     if (ok === undefined) {
       if (this.#checks >= MAX_SIGNATURE_CHECKS) {
         this.#gaveUp = true;
-        return false;
+        return 'budget';
       }
       this.#checks++;
-      if (typeof edge.issuer.publicKey === 'string') ok = false;
-      else {
+      ok = false;
+      if (typeof edge.issuer.publicKey !== 'string') {
         try {
           ok = edge.child.node.verify(edge.issuer.publicKey);
         } catch {
@@ -1112,13 +1115,8 @@ class PathBuilder {
         }
       }
       this.#verified.set(key, ok);
-      if (!ok) {
-        const msg = `the signature on certificate ${edge.child.label} does not verify with the key of ${fromAnchor ? 'trusted CA' : 'its issuer'} ${edge.issuer.label}`;
-        if (fromAnchor) this.#anchorSignature ??= new TlsAlertError(TlsAlert.unknown_ca, `${msg}; the chain does not lead to a trusted CA`);
-        else this.#badSignature ??= new TlsAlertError(TlsAlert.bad_certificate, msg);
-      }
     }
-    return ok;
+    return ok ? 'ok' : 'bad';
   }
 
   /** Candidate paths, end entity first, trust anchor last; each has all its signatures verified. */
@@ -1130,6 +1128,10 @@ class PathBuilder {
 
   *#extend(path: ParsedCertificate[]): Generator<ParsedCertificate[]> {
     const cert = path[path.length - 1];
+    if (++this.#steps > MAX_PATH_STEPS) {
+      this.#gaveUp = true;
+      return;
+    }
     if (path.length > this.#deepest.length) this.#deepest = path.slice();
     if (path.length >= MAX_PATH_LENGTH) {
       this.#tooLong = true;
@@ -1144,11 +1146,21 @@ class PathBuilder {
       return;
     }
     const onPath = (c: ParsedCertificate) => path.some((p) => p.id === c.id || (p.subjectHex === c.subjectHex && p.spkiHex === c.spkiHex));
+    // Issuers named by `cert` whose key does not verify its signature. Such a candidate is only
+    // an error when no candidate verifies: several CA certificates may share a name (key rollover).
+    let verified = 0;
+    let unchecked = false;
+    let wrongKey: { issuer: ParsedCertificate; fromAnchor: boolean } | undefined;
     // Trust anchors first: a path that ends at an anchor as early as possible.
-    for (const entry of (this.#store.bySubject.get(cert.issuerHex) ?? [])) {
+    for (const entry of this.#store.bySubject.get(cert.issuerHex) ?? []) {
       const anchor = anchorParsed(entry);
       if (anchor === null || onPath(anchor)) continue;
-      if (this.#signatureOk({ child: cert, issuer: anchor }, true)) yield [...path, anchor];
+      const sig = this.#signature({ child: cert, issuer: anchor });
+      if (sig === 'bad') wrongKey ??= { issuer: anchor, fromAnchor: true };
+      if (sig === 'budget') unchecked = true;
+      if (sig !== 'ok') continue;
+      verified++;
+      yield [...path, anchor];
     }
     for (const candidate of this.#intermediates) {
       if (candidate.subjectHex !== cert.issuerHex || onPath(candidate)) continue;
@@ -1156,8 +1168,21 @@ class PathBuilder {
       // (re-issued or expired copies of roots are common): the loop above already ended the path
       // at our copy, with the same key.
       if ((this.#store.bySubject.get(candidate.subjectHex) ?? []).some((e) => e.spkiHex === candidate.spkiHex)) continue;
-      if (!this.#signatureOk({ child: cert, issuer: candidate }, false)) continue;
+      const sig = this.#signature({ child: cert, issuer: candidate });
+      if (sig === 'bad') wrongKey ??= { issuer: candidate, fromAnchor: false };
+      if (sig === 'budget') unchecked = true;
+      if (sig !== 'ok') continue;
+      verified++;
       yield* this.#extend([...path, candidate]);
+    }
+    // A self-issued certificate (a root, or a CA re-keying under its own name) names itself: other
+    // certificates with that name and another key are expected, not evidence of corruption.
+    if (verified === 0 && !unchecked && wrongKey !== undefined && !cert.selfIssued) {
+      const msg = `the signature on certificate ${cert.label} does not verify with the key of ${wrongKey.fromAnchor ? 'trusted CA' : 'its issuer'} ${wrongKey.issuer.label}`;
+      // A sent issuer that did not sign: the chain is corrupt. Only a trust anchor's name without
+      // its key: the chain leads to an unknown CA that uses a trusted name.
+      if (wrongKey.fromAnchor) this.#anchorSignature ??= new TlsAlertError(TlsAlert.unknown_ca, `${msg}; the chain does not lead to a trusted CA`);
+      else this.#badSignature ??= new TlsAlertError(TlsAlert.bad_certificate, msg);
     }
   }
 
@@ -1167,7 +1192,7 @@ class PathBuilder {
     if (this.#badSignature) return this.#badSignature;
     if (this.#anchorSignature) return this.#anchorSignature;
     const last = this.#deepest[this.#deepest.length - 1];
-    if (this.#gaveUp) return new TlsAlertError(TlsAlert.unknown_ca, `gave up building a certification path after ${MAX_SIGNATURE_CHECKS} signature checks`);
+    if (this.#gaveUp) return new TlsAlertError(TlsAlert.unknown_ca, `gave up building a certification path (more than ${MAX_SIGNATURE_CHECKS} signature checks or ${MAX_PATH_STEPS} partial paths)`);
     if (this.#tooLong) return new TlsAlertError(TlsAlert.unknown_ca, `no certification path of at most ${MAX_PATH_LENGTH} certificates leads to a trusted CA`);
     const issuer = last.node.issuer.split('\n').join(', ');
     return new TlsAlertError(

@@ -104,6 +104,19 @@ test('a tampered certificate signature from a sent issuer is bad_certificate', (
   throwsAlert(() => verifyCertificateChain([tampered, ...basic.chain.slice(1)], opts(basic)), TlsAlert.bad_certificate, /signature on certificate .* does not verify/);
 });
 
+test('same-named CAs with different keys (key rollover): the one that signed is used; a wrong one alone is bad_certificate', async () => {
+  const root = await createRootCa();
+  const oldCa = await root.issueIntermediate({ subject: 'CN=Rollover CA' });
+  const newCa = await root.issueIntermediate({ subject: 'CN=Rollover CA' });
+  const leaf = await newCa.issueLeaf();
+  const o = { trustAnchors: [root.der], serverName: 'localhost', now };
+  const r = verifyCertificateChain([leaf.der, oldCa.der, newCa.der], o);
+  assert.ok(r.chain[1].raw.equals(Buffer.from(newCa.der)));
+  const unrelated = await createRootCa();
+  throwsAlert(() => verifyCertificateChain([leaf.der, oldCa.der, newCa.der], { ...o, trustAnchors: [unrelated.der] }), TlsAlert.unknown_ca);
+  throwsAlert(() => verifyCertificateChain([leaf.der, oldCa.der], o), TlsAlert.bad_certificate, /does not verify with the key of its issuer "Rollover CA"/);
+});
+
 test('expired or not-yet-valid leaf, intermediate or root is certificate_expired', async () => {
   const past = { notBefore: new Date(now.getTime() - 10 * day), notAfter: new Date(now.getTime() - day) };
   const future = { notBefore: new Date(now.getTime() + day), notAfter: new Date(now.getTime() + 10 * day) };
@@ -301,6 +314,20 @@ test('two CAs that certify each other do not loop: unknown_ca', async () => {
   throwsAlert(() => verifyCertificateChain([leaf.der, a.der, b.der], { trustAnchors: [unrelated.der], serverName: 'localhost', now }), TlsAlert.unknown_ca);
   // With B's self-signed certificate trusted, the same loop resolves.
   verifyCertificateChain([leaf.der, a.der, b.der], { trustAnchors: [b0.der], serverName: 'localhost', now });
+});
+
+test('a crafted chain of many same-named CAs that certify each other ends in unknown_ca within the work bounds', async () => {
+  const keys = [0, 1, 2, 3].map(() => generateTestKeyPair());
+  const seeds = await Promise.all(keys.map((k) => createRootCa({ subject: 'CN=Crowd', keys: k })));
+  const crowd: Uint8Array[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    for (let copy = 0; copy < 6; copy++) crowd.push((await seeds[(i + 1) % keys.length].issueIntermediate({ subject: 'CN=Crowd', keys: keys[i] })).der);
+  }
+  const leaf = await seeds[0].issueLeaf();
+  const unrelated = await createRootCa();
+  const chain = [leaf.der, ...crowd, ...seeds.map((c) => c.der)];
+  assert.ok(chain.length <= MAX_CHAIN_CERTIFICATES);
+  throwsAlert(() => verifyCertificateChain(chain, { trustAnchors: [unrelated.der], serverName: 'localhost', now }), TlsAlert.unknown_ca);
 });
 
 test('the system root store loads once and refuses an unrelated self-signed certificate and a private PKI', async () => {
