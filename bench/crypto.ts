@@ -6,9 +6,12 @@
 //     number; payload 1173 B; 16-byte tag): protectPacket = nonce + seal + header protection,
 //     and full removal: removeHeaderProtection + openPacket;
 //   - header protection alone per packet, one mask call per packet vs one maskBatch call for 16.
-// Times are CPU time of this process (process.cpuUsage), best of several interleaved slices.
+// Each provider × AEAD runs in a child process of its own; times are that process's CPU time
+// (process.cpuUsage), best of several slices in which the operations take turns.
 // and prints packets per second, the protected/raw ratio, and which provider is faster per suite.
 // Absolute figures drift on shared machines; compare the ratios measured in the same run.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { derivePacketKeys, type PacketKeys } from '../src/crypto/keys.js';
 import { nobleCrypto } from '../src/crypto/noble.js';
 import { nodeCrypto } from '../src/crypto/node.js';
@@ -24,9 +27,9 @@ import {
 import type { AeadAlgorithm, CryptoProvider, HashAlgorithm } from '../src/crypto/provider.js';
 import { QUIC_V1 } from '../src/wire/version.js';
 
-const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 600);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const WARMUP_MS = 100;
+const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 800);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const WARMUP_MS = 150;
 const PACKET_SIZE = 1200;
 const RAW_SIZE = 1200;
 const DCID_LENGTH = 8;
@@ -41,8 +44,6 @@ const suites: ReadonlyArray<{ algorithm: AeadAlgorithm; hash: HashAlgorithm }> =
   { algorithm: 'aes-256-gcm', hash: 'sha384' },
   { algorithm: 'chacha20-poly1305', hash: 'sha256' },
 ];
-
-const gc = (globalThis as { gc?: () => void }).gc;
 
 /** CPU time this process has used, in milliseconds (user + system, all threads). */
 function cpuMs(): number {
@@ -154,38 +155,52 @@ function operations(p: CryptoProvider, algorithm: AeadAlgorithm, hash: HashAlgor
 }
 
 /**
- * Measures every operation of both providers for one suite. Each cell gets CELL_MS of CPU time in
- * ROUNDS slices, interleaved across providers so that disturbances hit both alike; the best slice
- * counts.
+ * Measures every operation of one provider × suite. The operations take turns (ROUNDS slices of
+ * CELL_MS / ROUNDS of CPU time each), so that a disturbance hits them alike and the ratios stay
+ * fair; each keeps its best slice.
  */
-function benchSuite(ops: ReadonlyArray<Record<Op, { fn: () => void; per: number }>>, algorithm: AeadAlgorithm): Row[] {
-  const best = providers.map(() => Object.fromEntries(OPS.map((o) => [o, 0])) as Record<Op, number>);
-  for (const o of OPS) {
-    providers.forEach((_, i) => run(ops[i][o].fn, ops[i][o].per, WARMUP_MS));
-    for (let r = 0; r < ROUNDS; r++) {
-      providers.forEach((_, i) => {
-        gc?.();
-        best[i][o] = Math.max(best[i][o], run(ops[i][o].fn, ops[i][o].per, CELL_MS / ROUNDS));
-      });
-    }
+function benchCell(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: HashAlgorithm): Row {
+  const ops = operations(provider, algorithm, hash);
+  for (const o of OPS) run(ops[o].fn, ops[o].per, WARMUP_MS);
+  const best = Object.fromEntries(OPS.map((o) => [o, 0])) as Record<Op, number>;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const o of OPS) best[o] = Math.max(best[o], run(ops[o].fn, ops[o].per, CELL_MS / ROUNDS));
   }
-  return providers.map((p, i) => ({ provider: p.name, algorithm, ...best[i] }));
+  return { provider: provider.name, algorithm, ...best };
+}
+
+const CHILD_FLAG = '--cell';
+const childAt = process.argv.indexOf(CHILD_FLAG);
+if (childAt >= 0) {
+  // Child: one provider × suite, answered as one JSON line.
+  const provider = providers.find((p) => p.name === process.argv[childAt + 1]);
+  const suite = suites.find((x) => x.algorithm === process.argv[childAt + 2]);
+  if (!provider || !suite) throw new Error(`unknown cell ${process.argv.slice(childAt + 1).join(' ')}`);
+  console.log(JSON.stringify(benchCell(provider, suite.algorithm, suite.hash)));
+  process.exit(0);
 }
 
 const fmtRate = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`.padStart(11) + ` ${(1e6 / r).toFixed(1).padStart(6)} µs`;
 const fmtRatio = (r: number): string => r.toFixed(2).padStart(5);
 
-console.log(`Node ${process.version}; each cell: ${WARMUP_MS} ms warm-up, then the best of ${ROUNDS} slices of ${CELL_MS / ROUNDS} ms,`);
-console.log('interleaved across providers. Times are this process\'s CPU time: packets per CPU second and CPU µs per packet.');
+console.log(`Node ${process.version}. Each provider × AEAD runs in its own process (a clean JIT and heap, as in a`);
+console.log(`deployment that uses one of them); after ${WARMUP_MS} ms of warm-up per operation, the operations take turns`);
+console.log(`for ${ROUNDS} slices of ${CELL_MS / ROUNDS} ms and each keeps its best. Times are the process's CPU time, so load from`);
+console.log('other processes does not count: packets per CPU second and CPU µs per packet.');
 console.log(`seal/open: raw Aead on ${RAW_SIZE} B of plaintext; protect/unprotect: whole ${PACKET_SIZE}-byte 1-RTT packets (${PAYLOAD_END - PN_OFFSET - PN_LENGTH} B payload).`);
 console.log('open and unprotect include restoring the ciphertext (a 1.2 kB copy) before each call.\n');
 
-const allOps = suites.map(({ algorithm, hash }) => providers.map((p) => operations(p, algorithm, hash)));
-// Process warm-up: every operation once around before any measurement, so that the JIT and the
-// heap (V8 grows the young generation under allocation pressure) are settled for the first suite
-// as much as for the last.
-for (const suiteOps of allOps) for (const o of suiteOps) for (const op of OPS) run(o[op].fn, o[op].per, 25);
-const rows: Row[] = suites.flatMap(({ algorithm }, i) => benchSuite(allOps[i], algorithm));
+const rows: Row[] = [];
+for (const { algorithm } of suites) {
+  for (const p of providers) {
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CHILD_FLAG, p.name, algorithm], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (child.status !== 0) throw new Error(`benchmark of ${p.name} ${algorithm} failed (exit ${child.status})`);
+    rows.push(JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as Row);
+  }
+}
 
 const header =
   'provider  aead               ' +

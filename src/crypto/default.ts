@@ -1,11 +1,12 @@
 /**
  * The crypto provider used when none is chosen, and both providers by name.
  *
- * Chosen by `bench/crypto.ts` (Node 20.20, 2-core shared machine, CPU time per packet, best of
- * interleaved slices): node:crypto protects full 1200-byte 1-RTT packets about 10–15× faster than
- * noble with AES-128-GCM and AES-256-GCM (≈ 7 µs vs ≈ 85–100 µs per packet) and about 2–4.5×
- * faster with ChaCha20-Poly1305 (≈ 10 µs vs ≈ 25–45 µs); removing protection shows the same
- * ratios. The noble provider stays selectable (and passes every crypto test) for runtimes without
+ * Chosen by `bench/crypto.ts` (Node 20.20, 2-core shared machine; each provider × AEAD in its own
+ * process, CPU time per packet): node:crypto protects whole 1200-byte 1-RTT packets about 8–11×
+ * faster than noble with AES-128-GCM (≈ 6 µs vs ≈ 50–65 µs per packet), about 7.5–8× faster
+ * with AES-256-GCM (≈ 8.5 µs vs ≈ 65 µs) and about 2.2–2.5× faster with ChaCha20-Poly1305
+ * (≈ 8–11 µs vs ≈ 20–24 µs); removing protection shows similar ratios (ChaCha20: 1.6–2.6×).
+ * The noble provider stays selectable, and passes every crypto test, for runtimes without
  * OpenSSL.
  *
  * @module
