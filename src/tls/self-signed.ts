@@ -70,6 +70,22 @@ const ALGORITHMS: Record<SelfSignedKeyType, { generate: RsaHashedKeyGenParams | 
 
 const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
+/**
+ * The address in a form @peculiar/x509 encodes correctly: it reads IPv6 groups as hex, so an
+ * embedded IPv4 tail (`::ffff:127.0.0.1`) is rewritten as two hex groups. Null when `ip` is not
+ * an IP address or carries a zone index (meaningless in a certificate).
+ */
+function sanIpText(ip: string): string | null {
+  const version = isIP(ip);
+  if (version === 4) return ip;
+  if (version !== 6 || ip.includes('%')) return null;
+  const last = ip.lastIndexOf(':');
+  const tail = ip.slice(last + 1);
+  if (!tail.includes('.')) return ip;
+  const b = tail.split('.').map(Number);
+  return `${ip.slice(0, last + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+}
+
 /** A random, positive, minimally encoded 128-bit serial number (RFC 5280 §4.1.2.2). */
 function randomSerialNumber(): string {
   const b = randomBytes(16);
@@ -100,7 +116,7 @@ export async function generateSelfSignedCertificate(options: SelfSignedCertifica
   for (const h of hostnames) {
     if (!DNS_NAME.test(h) || isIP(h) !== 0 || h.length > 253) bad(`${JSON.stringify(h)} is not a DNS host name`);
   }
-  for (const ip of ipAddresses) if (isIP(ip) === 0) bad(`${JSON.stringify(ip)} is not an IP address`);
+  const sanIps = ipAddresses.map((ip) => sanIpText(ip) ?? bad(`${JSON.stringify(ip)} is not an IP address`));
   if (!(Number.isFinite(validityDays) && validityDays > 0)) bad(`validityDays must be a positive number, got ${validityDays}`);
   const notBefore = options.notBefore ?? new Date(Date.now() - 3600_000);
   if (Number.isNaN(notBefore.getTime())) bad('notBefore is not a valid Date');
@@ -122,7 +138,7 @@ export async function generateSelfSignedCertificate(options: SelfSignedCertifica
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
         new x509.SubjectAlternativeNameExtension(
-          [...hostnames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))],
+          [...hostnames.map((value) => ({ type: 'dns' as const, value })), ...sanIps.map((value) => ({ type: 'ip' as const, value }))],
           false,
         ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),

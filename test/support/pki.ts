@@ -155,6 +155,14 @@ const EKU: Record<string, string> = {
   any: '2.5.29.37.0',
 };
 
+/** @peculiar/x509 reads IPv6 groups as hex: rewrite a dotted IPv4 tail (`::ffff:1.2.3.4`) as two hex groups. */
+function hexTail(ip: string): string {
+  const last = ip.lastIndexOf(':');
+  if (last < 0 || !ip.slice(last + 1).includes('.')) return ip;
+  const b = ip.slice(last + 1).split('.').map(Number);
+  return `${ip.slice(0, last + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+}
+
 function randomSerial(): string {
   const b = randomBytes(16);
   b[0] = (b[0] & 0x7f) | 0x01; // positive and minimally encoded
@@ -301,7 +309,7 @@ async function makeCertificate(options: TestCertificateOptions, fallbackName: st
     const ips = options.ipAddresses ?? (anySan ? [] : ['127.0.0.1', '::1']);
     const names: x509.JsonGeneralNames = [
       ...dns.map((value) => ({ type: 'dns' as const, value })),
-      ...ips.map((value) => ({ type: 'ip' as const, value })),
+      ...ips.map((value) => ({ type: 'ip' as const, value: hexTail(value) })),
       ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
       ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
     ];

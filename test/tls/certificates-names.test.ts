@@ -188,7 +188,7 @@ test('iPAddress constraints compare address and mask; IPv4-mapped SANs count as 
   await fails(constrained(nc, { dnsNames: [], ipAddresses: ['192.168.1.1'] }), TlsAlert.bad_certificate, /IP:192\.168\.1\.1/);
   await fails(constrained(nc, { dnsNames: [], ipAddresses: ['2001:db9::1'] }), TlsAlert.bad_certificate);
   const excluded = { excluded: [{ ip: '10.0.0.0/8' }] };
-  await fails(constrained(excluded, { dnsNames: [], ipAddresses: ['::ffff:a00:1'] /* ::ffff:10.0.0.1 */ }), TlsAlert.bad_certificate, /excludes/);
+  await fails(constrained(excluded, { dnsNames: [], ipAddresses: ['::ffff:10.0.0.1'] }), TlsAlert.bad_certificate, /excludes/);
 });
 
 test('a non-contiguous iPAddress constraint mask is bad_certificate', async () => {

@@ -4,8 +4,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import {
   MAX_CHAIN_CERTIFICATES,
+  loadCertificateChainPem,
+  spkiSha256Base64,
   TrustStore,
   systemTrustStore,
   verifyCertificateChain,
@@ -333,6 +336,8 @@ test('a crafted chain of many same-named CAs that certify each other ends in unk
 test('the system root store loads once and refuses an unrelated self-signed certificate and a private PKI', async () => {
   const store = systemTrustStore();
   assert.ok(store.size > 50, `system store has ${store.size} roots`);
+  assert.is(store.size, new Set(rootCertificates).size, 'every bundled root is usable');
+  for (const pem of rootCertificates) spkiSha256Base64(loadCertificateChainPem(pem)[0]); // full parse of each root
   assert.is(systemTrustStore(), store);
   const self = await createSelfSignedLeaf();
   throwsAlert(() => verifyCertificateChain([self.der], { trustAnchors: 'system', serverName: 'localhost', now }), TlsAlert.unknown_ca, /\(self-signed\)/);

@@ -131,6 +131,15 @@ test('custom host names, addresses and validity window are honoured', async () =
   assert.throws(() => at(notBefore.getTime() + 3 * 86400_000, { serverName: 'dev.example' }), (e: unknown) => e instanceof TlsAlertError && e.alert === TlsAlert.certificate_expired);
 });
 
+test('IPv6 addresses with an embedded IPv4 tail are encoded as the right 16 bytes', async () => {
+  const s = await generateSelfSignedCertificate({ hostnames: [], ipAddresses: ['::ffff:192.0.2.1', '64:ff9b::198.51.100.7'] });
+  const v = (ipAddress: string) => verifyCertificateChain(s.certificateChain, { trustAnchors: [s.certificatePem], now, ipAddress });
+  v('192.0.2.1'); // IPv4-mapped compares as IPv4
+  v('64:ff9b::c633:6407');
+  assert.throws(() => v('192.0.2.2'), (e: unknown) => e instanceof TlsAlertError && e.alert === TlsAlert.bad_certificate);
+  assert.is(new X509Certificate(s.certificateChain[0]).subject, 'CN=::ffff:192.0.2.1');
+});
+
 test('the default validity starts before now (clock skew) and lasts 30 days', async () => {
   const before = Date.now();
   const s = await generateSelfSignedCertificate();
@@ -145,6 +154,7 @@ test('invalid options are refused with internal_error', async () => {
   await rejects(generateSelfSignedCertificate({ hostnames: ['bad host'] }), TlsAlert.internal_error, /not a DNS host name/);
   await rejects(generateSelfSignedCertificate({ hostnames: ['127.0.0.1'] }), TlsAlert.internal_error, /not a DNS host name/);
   await rejects(generateSelfSignedCertificate({ ipAddresses: ['localhost'] }), TlsAlert.internal_error, /not an IP address/);
+  await rejects(generateSelfSignedCertificate({ ipAddresses: ['fe80::1%eth0'] }), TlsAlert.internal_error, /not an IP address/);
   await rejects(generateSelfSignedCertificate({ validityDays: 0 }), TlsAlert.internal_error, /validityDays/);
   await rejects(generateSelfSignedCertificate({ keyType: 'dsa' as SelfSignedKeyType }), TlsAlert.internal_error, /unknown keyType/);
   await rejects(generateSelfSignedCertificate({ notBefore: new Date(NaN) }), TlsAlert.internal_error, /notBefore/);
