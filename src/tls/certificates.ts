@@ -674,7 +674,8 @@ export interface VerifyCertificateChainOptions {
    * SPKI pins: base64 SHA-256 digests of the end-entity certificate's SubjectPublicKeyInfo DER
    * (as Chromium's `--ignore-certificate-errors-spki-list`; see {@link spkiSha256Base64}). When
    * given, the end entity's key must match one of them; {@link pinMode} decides whether the
-   * chain is verified too.
+   * chain is verified too. Only the end entity's key is compared, never a CA's. An empty list is
+   * refused (internal_error) rather than guessed at.
    */
   pinnedSpkiSha256?: readonly string[];
   /**
@@ -1321,7 +1322,11 @@ export function verifyCertificateChain(chain: readonly Uint8Array[], options: Ve
   if (options.insecureSkipVerify && pins !== undefined) {
     throw new TlsAlertError(TlsAlert.internal_error, 'insecureSkipVerify and pinnedSpkiSha256 contradict each other: choose one');
   }
-  if (pinMode === 'pin-only' && (pins === undefined || pins.length === 0)) {
+  if (pins !== undefined && pins.length === 0) {
+    // An empty list is a configuration slip; neither "no pinning" nor "refuse everyone" is a safe guess.
+    throw new TlsAlertError(TlsAlert.internal_error, 'pinnedSpkiSha256 is empty: leave it out or give at least one pin');
+  }
+  if (pinMode === 'pin-only' && pins === undefined) {
     throw new TlsAlertError(TlsAlert.internal_error, "pinMode 'pin-only' needs at least one pin in pinnedSpkiSha256");
   }
 

@@ -125,6 +125,7 @@ test('malformed pins and contradictory pin options are internal_error', () => {
   throwsAlert(() => verifyCertificateChain(pki.chain, base({ pinnedSpkiSha256: ['not base64!'] })), TlsAlert.internal_error, /pinnedSpkiSha256\[0\]/);
   throwsAlert(() => verifyCertificateChain(pki.chain, base({ pinnedSpkiSha256: [Buffer.alloc(20).toString('base64')] })), TlsAlert.internal_error);
   throwsAlert(() => verifyCertificateChain(pki.chain, base({ pinMode: 'pin-only' })), TlsAlert.internal_error, /needs at least one pin/);
+  throwsAlert(() => verifyCertificateChain(pki.chain, base({ pinnedSpkiSha256: [] })), TlsAlert.internal_error, /is empty/);
   throwsAlert(() => verifyCertificateChain(pki.chain, base({ insecureSkipVerify: true, pinnedSpkiSha256: [pki.leaf.spkiSha256] })), TlsAlert.internal_error);
 });
 
