@@ -5,3 +5,11 @@
  */
 export * from './provider.js';
 export * from './hkdf.js';
+export * from './common.js';
+export * from './node.js';
+export * from './noble.js';
+export * from './initial.js';
+export * from './keys.js';
+export * from './retry.js';
+export * from './packet-protection.js';
+export * from './default.js';

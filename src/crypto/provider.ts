@@ -41,7 +41,8 @@ export interface Aead {
   /**
    * Authenticates and decrypts `buf[offset, offset + length)` (ciphertext followed by the tag) in
    * place; returns the plaintext length (`length − 16`). Throws {@link AeadAuthenticationError}
-   * on failure, leaving the buffer's content unspecified.
+   * on failure and leaves the buffer untouched, so the caller can retry with other keys (the
+   * next key phase, RFC 9001 §6.3).
    */
   open(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, offset: number, length: number): number;
 }
