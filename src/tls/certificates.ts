@@ -296,7 +296,6 @@ const ACCEPTED_SIGNATURE_ALGORITHMS = new Map<string, string>([
   ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
   ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
   ['1.3.101.112', 'Ed25519'],
-  ['1.3.101.113', 'Ed448'],
 ]);
 
 /** Names of refused algorithms, for messages. */
@@ -309,6 +308,7 @@ const REFUSED_SIGNATURE_ALGORITHMS = new Map<string, string>([
   ['1.2.840.10045.4.3.1', 'ecdsa-with-SHA224'],
   ['1.2.840.10040.4.3', 'dsa-with-SHA1'],
   ['2.16.840.1.101.3.4.3.2', 'dsa-with-SHA256'],
+  ['1.3.101.113', 'Ed448'],
 ]);
 
 const SHA2_OIDS = new Map<string, string>([
@@ -719,8 +719,12 @@ const USABLE_CURVES: Record<string, true> = { prime256v1: true, secp384r1: true,
 const MIN_RSA_BITS = 2048; // RFC 8446 §C.3: keys weaker than 2048-bit RSA are not appropriate
 const MAX_RSA_BITS = 16384;
 
-/** Why a key cannot sign TLS 1.3 CertificateVerify (or certificates, when `issuer`), or null. */
-function keyProblem(key: KeyObject, issuer: boolean): string | null {
+/**
+ * Why a key is not acceptable, or null. The same set serves end entities (it must sign a TLS 1.3
+ * CertificateVerify) and issuers (their signatures must use an accepted algorithm): EC P-256,
+ * P-384, P-521, Ed25519, RSA and RSA-PSS of 2048 to 16384 bits.
+ */
+function keyProblem(key: KeyObject): string | null {
   const d = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case 'ec':
@@ -734,8 +738,6 @@ function keyProblem(key: KeyObject, issuer: boolean): string | null {
     }
     case 'ed25519':
       return null;
-    case 'ed448':
-      return issuer ? null : `${describeKey(key)} (no supported CertificateVerify scheme)`;
     default:
       return `${describeKey(key)} (unsupported key type)`;
   }
@@ -745,7 +747,7 @@ function leafKey(leaf: ParsedCertificate): KeyObject {
   if (typeof leaf.publicKey === 'string') {
     throw new TlsAlertError(TlsAlert.unsupported_certificate, `the public key of certificate ${leaf.label} cannot be used: ${leaf.publicKey}`);
   }
-  const problem = keyProblem(leaf.publicKey, false);
+  const problem = keyProblem(leaf.publicKey);
   if (problem !== null) {
     // RFC 8446 §4.4.2.2: the key MUST be compatible with some supported signature scheme.
     throw new TlsAlertError(TlsAlert.unsupported_certificate, `certificate ${leaf.label} has an unusable ${problem}`);
@@ -1247,7 +1249,7 @@ function validatePath(path: readonly ParsedCertificate[], options: VerifyCertifi
     if (i === 0) continue;
     // `cert` is an issuer.
     if (typeof cert.publicKey !== 'string') {
-      const problem = keyProblem(cert.publicKey, true);
+      const problem = keyProblem(cert.publicKey);
       if (problem !== null) throw new TlsAlertError(TlsAlert.unsupported_certificate, `${roleOf(i)} ${cert.label} has an unacceptable ${problem}`);
     }
     const bc = cert.basicConstraints;
@@ -1418,7 +1420,7 @@ export function loadPrivateKeyPem(pem: string, passphrase?: string): KeyObject {
   } catch (cause) {
     throw new TlsAlertError(TlsAlert.internal_error, `the PEM text is not a private key: ${(cause as Error).message}`, { cause });
   }
-  const problem = keyProblem(key, false);
+  const problem = keyProblem(key);
   if (problem !== null) throw new TlsAlertError(TlsAlert.internal_error, `the private key cannot sign TLS 1.3 CertificateVerify: ${problem}`);
   return key;
 }
