@@ -17,48 +17,7 @@
  */
 import { sign as nodeSign, verify as nodeVerify, constants, type KeyObject } from 'node:crypto';
 import { TlsAlert, TlsAlertError } from './alerts.js';
-
-/**
- * SignatureScheme code points (RFC 8446 §4.2.3). Defined here with the same names and values as
- * `src/tls/constants.ts`; the two are to be unified.
- */
-export const SignatureScheme = {
-  /** RSASSA-PKCS1-v1_5 with SHA-256: certificate signatures only (RFC 8446 §4.2.3). */
-  rsa_pkcs1_sha256: 0x0401,
-  /** RSASSA-PKCS1-v1_5 with SHA-384: certificate signatures only. */
-  rsa_pkcs1_sha384: 0x0501,
-  /** RSASSA-PKCS1-v1_5 with SHA-512: certificate signatures only. */
-  rsa_pkcs1_sha512: 0x0601,
-  /** ECDSA on P-256 with SHA-256. */
-  ecdsa_secp256r1_sha256: 0x0403,
-  /** ECDSA on P-384 with SHA-384. */
-  ecdsa_secp384r1_sha384: 0x0503,
-  /** ECDSA on P-521 with SHA-512. */
-  ecdsa_secp521r1_sha512: 0x0603,
-  /** RSASSA-PSS, MGF1 and salt = hash length, SHA-256; key with the rsaEncryption OID. */
-  rsa_pss_rsae_sha256: 0x0804,
-  /** RSASSA-PSS with SHA-384; key with the rsaEncryption OID. */
-  rsa_pss_rsae_sha384: 0x0805,
-  /** RSASSA-PSS with SHA-512; key with the rsaEncryption OID. */
-  rsa_pss_rsae_sha512: 0x0806,
-  /** PureEdDSA over edwards25519 (RFC 8032). */
-  ed25519: 0x0807,
-  /** PureEdDSA over edwards448: recognised by name, not supported by this implementation. */
-  ed448: 0x0808,
-  /** RSASSA-PSS with SHA-256; key with the RSASSA-PSS OID (RFC 5756). */
-  rsa_pss_pss_sha256: 0x0809,
-  /** RSASSA-PSS with SHA-384; key with the RSASSA-PSS OID. */
-  rsa_pss_pss_sha384: 0x080a,
-  /** RSASSA-PSS with SHA-512; key with the RSASSA-PSS OID. */
-  rsa_pss_pss_sha512: 0x080b,
-  /** Legacy RSASSA-PKCS1-v1_5 with SHA-1: certificate signatures only, deprecated. */
-  rsa_pkcs1_sha1: 0x0201,
-  /** Legacy ECDSA with SHA-1: certificate signatures only, deprecated. */
-  ecdsa_sha1: 0x0203,
-} as const;
-
-/** A known {@link SignatureScheme} value. Functions here accept any 16-bit `number` from the wire. */
-export type SignatureSchemeValue = (typeof SignatureScheme)[keyof typeof SignatureScheme];
+import { SignatureScheme } from './constants.js';
 
 /** Which endpoint signs a CertificateVerify; selects the context string (RFC 8446 §4.4.3). */
 export type CertificateVerifySide = 'server' | 'client';

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { createHash, sign as nodeSign, constants } from 'node:crypto';
+import { SignatureScheme } from '../../src/tls/constants.js';
 import {
-  SignatureScheme,
   certificateVerifyInput,
   isCertificateVerifyScheme,
   selectSignatureScheme,
