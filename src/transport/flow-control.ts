@@ -1,0 +1,899 @@
+/**
+ * Flow control and stream concurrency limits of one connection (RFC 9000 §4), both directions.
+ *
+ * Receive side: the limits we advertise (initial transport parameters, then MAX_DATA,
+ * MAX_STREAM_DATA and MAX_STREAMS) grow as the application reads and as peer streams close, and a
+ * peer exceeding them is a connection error (FLOW_CONTROL_ERROR, STREAM_LIMIT_ERROR) found by
+ * pure checks the connection calls before accepting a frame.
+ *
+ * Send side: the credit the peer grants is consumed by *new* stream data only — data sent again
+ * consumes nothing (RFC 9000 §4.1) — and when data waits for credit, DATA_BLOCKED,
+ * STREAM_DATA_BLOCKED or STREAMS_BLOCKED is sent once per limit value.
+ *
+ * The frames this produces are serialized by `sources/flow-control-source.ts` at flush time with
+ * the *current* values: a lost update re-sends the current value, and only while it is still
+ * relevant (RFC 9000 §13.3).
+ *
+ * @module
+ */
+import { Subject, type Observable } from 'rxjs';
+import type { SentFrame } from '../packet/types.js';
+import { QuicError, TransportErrorCode } from '../wire/errors.js';
+import type {
+  DataBlockedFrame,
+  MaxDataFrame,
+  MaxStreamDataFrame,
+  MaxStreamsFrame,
+  StreamDataBlockedFrame,
+  StreamsBlockedFrame,
+} from '../wire/frames/types.js';
+import type { TransportParameters } from '../wire/transport-parameters.js';
+import { MAX_SAFE_VARINT } from '../wire/varint.js';
+
+/** The transport parameters that set flow control and stream limits (RFC 9000 §18.2). */
+export type FlowControlParameters = Pick<
+  TransportParameters,
+  | 'initialMaxData'
+  | 'initialMaxStreamDataBidiLocal'
+  | 'initialMaxStreamDataBidiRemote'
+  | 'initialMaxStreamDataUni'
+  | 'initialMaxStreamsBidi'
+  | 'initialMaxStreamsUni'
+>;
+
+/** Largest stream count a MAX_STREAMS frame may carry, 2^60 (RFC 9000 §4.6), as a number. */
+const MAX_STREAM_COUNT = 2 ** 60;
+
+/** By default a window update is sent once the application has read half of the window. */
+export const DEFAULT_WINDOW_UPDATE_FRACTION = 0.5;
+
+/** True for a bidirectional stream ID (RFC 9000 §2.1: bit 0x02 clear). */
+export function isBidirectionalStream(streamId: number): boolean {
+  return Math.floor(streamId / 2) % 2 === 0;
+}
+
+/** True when the stream was initiated by the server (RFC 9000 §2.1: bit 0x01 set). */
+export function isServerInitiatedStream(streamId: number): boolean {
+  return streamId % 2 === 1;
+}
+
+/** The index of a stream among the streams of its type: `streamId >> 2` (RFC 9000 §2.1). */
+export function streamIndex(streamId: number): number {
+  return Math.floor(streamId / 4);
+}
+
+/** The stream ID of the `index`-th stream of a type (RFC 9000 §2.1). */
+export function streamIdOf(index: number, bidirectional: boolean, serverInitiated: boolean): number {
+  return index * 4 + (bidirectional ? 0 : 2) + (serverInitiated ? 1 : 0);
+}
+
+/**
+ * Send-side credit granted by the peer: MAX_DATA for the connection, MAX_STREAM_DATA for a stream
+ * (RFC 9000 §4.1). `used` counts new data only.
+ */
+export class SendCredit {
+  private max: number;
+  private consumed = 0;
+  private blockedReportedAt: number | undefined;
+
+  /** Creates credit with the peer's initial limit. */
+  constructor(limit: number) {
+    this.max = limit;
+  }
+
+  /** The peer's current limit (largest value received). */
+  get limit(): number {
+    return this.max;
+  }
+
+  /** Bytes of new data sent so far. */
+  get used(): number {
+    return this.consumed;
+  }
+
+  /** Bytes that may still be sent as new data. */
+  get available(): number {
+    return Math.max(0, this.max - this.consumed);
+  }
+
+  /** Records `bytes` of new data sent. Throws INTERNAL_ERROR beyond the limit (a sender bug). */
+  consume(bytes: number): void {
+    if (this.consumed + bytes > this.max) {
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `sent ${this.consumed + bytes} bytes beyond the peer's limit ${this.max}`);
+    }
+    this.consumed += bytes;
+  }
+
+  /** Applies a limit from the peer; a value not larger than the current one is ignored (RFC 9000 §4.1, §19.9). Returns true when raised. */
+  raise(limit: number): boolean {
+    if (!(limit > this.max)) return false;
+    this.max = Math.min(limit, MAX_SAFE_VARINT);
+    return true;
+  }
+
+  /**
+   * True when data waits for credit at the current limit and no blocked signal was reported for
+   * this limit yet; marks it reported. A sender signals blocking once per limit value
+   * (RFC 9000 §4.1, §19.12–§19.13).
+   */
+  takeBlockedSignal(): boolean {
+    if (this.available > 0 || this.blockedReportedAt === this.max) return false;
+    this.blockedReportedAt = this.max;
+    return true;
+  }
+
+  /** True while blocked at `limit` (a BLOCKED frame for `limit` is still relevant, RFC 9000 §13.3). */
+  isBlockedAt(limit: number): boolean {
+    return this.max === limit && this.available === 0;
+  }
+}
+
+/** Options of a {@link ReceiveWindow}. */
+export interface ReceiveWindowOptions {
+  /** The initial limit advertised (a transport parameter), which is also the initial window size. */
+  readonly initial: number;
+  /** Auto-tuning: the largest the window may grow to; defaults to `initial` (no auto-tuning). */
+  readonly maxWindow?: number;
+  /** Send an update once this fraction of the window has been read; defaults to 1/2. */
+  readonly updateFraction?: number;
+}
+
+/**
+ * The receive window of the connection or of one stream (RFC 9000 §4.1–§4.2): the limit
+ * advertised to the peer, the highest offset received, the bytes the application consumed, and
+ * when to advertise more.
+ *
+ * The limit advances to `consumed + window` once the application has consumed `updateFraction` of
+ * the window since the last advertisement. With auto-tuning (`maxWindow > initial`), the window
+ * doubles, up to `maxWindow`, when an update becomes due less than two round trips (scaled by
+ * the fraction of the window consumed) after the previous one — the peer is limited by flow
+ * control rather than by the application (as quic-go and TCP receive-buffer auto-tuning do).
+ */
+export class ReceiveWindow {
+  private advertisedLimit: number;
+  private windowSize: number;
+  private readonly maxWindow: number;
+  private readonly fraction: number;
+  private highestReceived = 0;
+  private consumedBytes = 0;
+  private epochStart: number | undefined;
+  private epochConsumed = 0;
+  private updateRequested = false;
+
+  /** Creates a window whose initial limit is `options.initial`. */
+  constructor(options: ReceiveWindowOptions) {
+    this.advertisedLimit = options.initial;
+    this.windowSize = Math.max(options.initial, 1);
+    this.maxWindow = Math.max(options.maxWindow ?? options.initial, this.windowSize);
+    this.fraction = options.updateFraction ?? DEFAULT_WINDOW_UPDATE_FRACTION;
+  }
+
+  /** The largest limit advertised so far: the peer may send up to this offset. */
+  get limit(): number {
+    return this.advertisedLimit;
+  }
+
+  /** The current window size (grows with auto-tuning). */
+  get window(): number {
+    return this.windowSize;
+  }
+
+  /** The highest offset received (end of the data with the largest offset). */
+  get highest(): number {
+    return this.highestReceived;
+  }
+
+  /** Bytes consumed (read) by the application. */
+  get consumed(): number {
+    return this.consumedBytes;
+  }
+
+  /** True when data ending at `end` would exceed the advertised limit (RFC 9000 §4.1: FLOW_CONTROL_ERROR). Pure. */
+  exceeds(end: number): boolean {
+    return end > this.advertisedLimit;
+  }
+
+  /** Records data received up to `end`; returns how much the highest offset grew. */
+  onReceived(end: number): number {
+    if (end <= this.highestReceived) return 0;
+    const grew = end - this.highestReceived;
+    this.highestReceived = end;
+    return grew;
+  }
+
+  /**
+   * Records `bytes` consumed by the application at `now`. Returns true when an update (a larger
+   * limit) becomes due — once, until {@link onAdvertised} records a larger limit. `smoothedRtt`
+   * (ms) enables auto-tuning.
+   */
+  onConsumed(bytes: number, now: number, smoothedRtt?: number): boolean {
+    this.consumedBytes += bytes;
+    if (this.epochStart === undefined) {
+      this.epochStart = now;
+      this.epochConsumed = this.consumedBytes - bytes;
+    }
+    if (this.updateRequested || !this.updateDue()) return false;
+    this.updateRequested = true;
+    this.autoTune(now, smoothedRtt);
+    return true;
+  }
+
+  /** True when the consumed part has passed the update fraction of the window. */
+  updateDue(): boolean {
+    return this.consumedBytes + this.windowSize - this.advertisedLimit >= this.windowSize * this.fraction;
+  }
+
+  /** The limit to advertise now: `consumed + window` (never below the advertised one). */
+  nextLimit(): number {
+    return Math.min(MAX_SAFE_VARINT, Math.max(this.advertisedLimit, this.consumedBytes + this.windowSize));
+  }
+
+  /** Records that `limit` was written into a packet: the peer may use it from now on. */
+  onAdvertised(limit: number): void {
+    if (limit > this.advertisedLimit) this.advertisedLimit = limit;
+    this.updateRequested = false;
+  }
+
+  /** Grows the window to at least `size` (bounded by the auto-tuning maximum). */
+  ensureWindow(size: number): void {
+    const target = Math.min(size, this.maxWindow);
+    if (target > this.windowSize) this.windowSize = target;
+  }
+
+  private autoTune(now: number, smoothedRtt: number | undefined): void {
+    const inEpoch = this.consumedBytes - this.epochConsumed;
+    if (this.windowSize < this.maxWindow && smoothedRtt !== undefined && smoothedRtt > 0 && this.epochStart !== undefined) {
+      const fractionRead = inEpoch / this.windowSize;
+      // The window was consumed in under two round trips (scaled): it limits the peer; grow it.
+      if (now - this.epochStart < 4 * fractionRead * smoothedRtt) {
+        this.windowSize = Math.min(this.windowSize * 2, this.maxWindow);
+      }
+    }
+    this.epochStart = now;
+    this.epochConsumed = this.consumedBytes;
+  }
+}
+
+/** The stream limit we advertise for one stream type (RFC 9000 §4.6): grows as peer streams close. */
+class IncomingStreamLimit {
+  advertised: number;
+  private closed = 0;
+  private readonly initial: number;
+  private readonly threshold: number;
+
+  constructor(initial: number, fraction: number) {
+    this.initial = initial;
+    this.advertised = initial;
+    this.threshold = Math.max(1, Math.floor(initial * fraction));
+  }
+
+  /** The limit to advertise now: closed streams are replaced one for one. */
+  nextLimit(): number {
+    return Math.min(MAX_STREAM_COUNT, this.closed + this.initial);
+  }
+
+  /** Counts a closed peer stream; true when enough credit accumulated for a MAX_STREAMS. */
+  onClosed(): boolean {
+    this.closed++;
+    return this.nextLimit() - this.advertised >= this.threshold;
+  }
+}
+
+/** The stream limit the peer grants us for one stream type (RFC 9000 §4.6). */
+class OutgoingStreamLimit {
+  limit: number;
+  opened = 0;
+  private blockedReportedAt: number | undefined;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  raise(limit: number): boolean {
+    if (!(limit > this.limit)) return false;
+    this.limit = Math.min(limit, MAX_STREAM_COUNT);
+    return true;
+  }
+
+  takeBlockedSignal(): boolean {
+    if (this.opened < this.limit || this.blockedReportedAt === this.limit) return false;
+    this.blockedReportedAt = this.limit;
+    return true;
+  }
+}
+
+/** Per-stream flow control state. */
+interface StreamFlow {
+  /** Receive window; undefined for a stream we only send on. */
+  recv: ReceiveWindow | undefined;
+  /** Send credit; undefined for a stream we only receive on. */
+  send: SendCredit | undefined;
+  /** False once the receiving part reached "Size Known" or "Reset Recvd": no more MAX_STREAM_DATA (RFC 9000 §13.3). */
+  wantsUpdates: boolean;
+}
+
+/** A flow control frame the flow-control source writes (RFC 9000 §19.9–§19.14). */
+export type FlowControlFrame =
+  | MaxDataFrame
+  | MaxStreamDataFrame
+  | MaxStreamsFrame
+  | DataBlockedFrame
+  | StreamDataBlockedFrame
+  | StreamsBlockedFrame;
+
+/** Options of a {@link FlowController}. */
+export interface FlowControllerOptions {
+  /** Our role; it decides which stream IDs are ours (RFC 9000 §2.1). */
+  readonly role: 'client' | 'server';
+  /** Our transport parameters: the receive-side limits we advertise. */
+  readonly local: FlowControlParameters;
+  /** The peer's transport parameters when already known (0-RTT remembers them); see {@link FlowController.setPeerParameters}. */
+  readonly peer?: FlowControlParameters;
+  /** Auto-tuning of receive windows: the largest connection and stream windows; absent = fixed windows. */
+  readonly autoTune?: {
+    /** Largest connection receive window, in bytes. */
+    readonly maxConnectionWindow: number;
+    /** Largest stream receive window, in bytes. */
+    readonly maxStreamWindow: number;
+  };
+  /** Fraction of a window consumed before an update is sent; defaults to 1/2. */
+  readonly updateFraction?: number;
+}
+
+const NO_LIMITS: FlowControlParameters = Object.freeze({
+  initialMaxData: 0,
+  initialMaxStreamDataBidiLocal: 0,
+  initialMaxStreamDataBidiRemote: 0,
+  initialMaxStreamDataUni: 0,
+  initialMaxStreamsBidi: 0,
+  initialMaxStreamsUni: 0,
+});
+
+/**
+ * Flow control of one connection: receive windows and stream limits we advertise, send credit
+ * and stream limits the peer grants, and the MAX_* and *_BLOCKED frames waiting to be sent.
+ *
+ * Sans-IO and synchronous; {@link pending$} announces a frame to send, {@link sendCreditRaised$}
+ * and {@link streamLimitRaised$} announce credit so blocked senders can resume.
+ */
+export class FlowController {
+  private readonly isServer: boolean;
+  private readonly local: FlowControlParameters;
+  private peer: FlowControlParameters;
+  private readonly fraction: number;
+  private readonly maxStreamWindow: number | undefined;
+
+  private readonly connRecv: ReceiveWindow;
+  private readonly connSend: SendCredit;
+  private readonly streams = new Map<number, StreamFlow>();
+  private readonly incoming: { bidi: IncomingStreamLimit; uni: IncomingStreamLimit };
+  private readonly outgoing: { bidi: OutgoingStreamLimit; uni: OutgoingStreamLimit };
+
+  // Pending frames (information, not bytes): written with current values at flush time.
+  private maxDataPending = false;
+  private readonly maxStreamDataPending = new Set<number>();
+  private readonly maxStreamsPending = { bidi: false, uni: false };
+  private dataBlockedPending: number | undefined;
+  private readonly streamDataBlockedPending = new Map<number, number>();
+  private readonly streamsBlockedPending: { bidi: number | undefined; uni: number | undefined } = { bidi: undefined, uni: undefined };
+  /** Values carried by sent MAX_* frames, to skip re-sending after a loss when a newer one was acknowledged. */
+  private readonly sentValues = new WeakMap<SentFrame, number>();
+  private maxDataAcked = 0;
+  private readonly maxStreamsAcked = { bidi: 0, uni: 0 };
+
+  private readonly pending = new Subject<void>();
+  private readonly creditRaised = new Subject<number | undefined>();
+  private readonly limitRaised = new Subject<boolean>();
+
+  /** Emits when a flow control frame becomes pending. */
+  readonly pending$: Observable<void> = this.pending.asObservable();
+  /** Emits a stream ID when that stream's send credit grows, or `undefined` when the connection's does. */
+  readonly sendCreditRaised$: Observable<number | undefined> = this.creditRaised.asObservable();
+  /** Emits `true` (bidirectional) or `false` (unidirectional) when the peer lets us open more streams. */
+  readonly streamLimitRaised$: Observable<boolean> = this.limitRaised.asObservable();
+
+  /** Creates the flow control state of a new connection. */
+  constructor(options: FlowControllerOptions) {
+    this.isServer = options.role === 'server';
+    this.local = options.local;
+    this.peer = options.peer ?? NO_LIMITS;
+    this.fraction = options.updateFraction ?? DEFAULT_WINDOW_UPDATE_FRACTION;
+    this.maxStreamWindow = options.autoTune?.maxStreamWindow;
+    this.connRecv = new ReceiveWindow({
+      initial: this.local.initialMaxData,
+      maxWindow: options.autoTune?.maxConnectionWindow,
+      updateFraction: this.fraction,
+    });
+    this.connSend = new SendCredit(this.peer.initialMaxData);
+    this.incoming = {
+      bidi: new IncomingStreamLimit(this.local.initialMaxStreamsBidi, this.fraction),
+      uni: new IncomingStreamLimit(this.local.initialMaxStreamsUni, this.fraction),
+    };
+    this.outgoing = {
+      bidi: new OutgoingStreamLimit(this.peer.initialMaxStreamsBidi),
+      uni: new OutgoingStreamLimit(this.peer.initialMaxStreamsUni),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Streams
+  // -------------------------------------------------------------------------------------------
+
+  /** True when `streamId` was initiated by this endpoint. */
+  isLocalStream(streamId: number): boolean {
+    return isServerInitiatedStream(streamId) === this.isServer;
+  }
+
+  /**
+   * Creates the flow control state of a stream, with the initial limits of its type
+   * (RFC 9000 §18.2): a receive window unless we initiated a unidirectional stream, send credit
+   * unless the peer did. Idempotent.
+   */
+  addStream(streamId: number): void {
+    if (this.streams.has(streamId)) return;
+    const bidi = isBidirectionalStream(streamId);
+    const local = this.isLocalStream(streamId);
+    let recvInitial: number | undefined;
+    let sendInitial: number | undefined;
+    if (bidi) {
+      recvInitial = local ? this.local.initialMaxStreamDataBidiLocal : this.local.initialMaxStreamDataBidiRemote;
+      sendInitial = local ? this.peer.initialMaxStreamDataBidiRemote : this.peer.initialMaxStreamDataBidiLocal;
+    } else if (local) {
+      sendInitial = this.peer.initialMaxStreamDataUni;
+    } else {
+      recvInitial = this.local.initialMaxStreamDataUni;
+    }
+    const recv =
+      recvInitial === undefined
+        ? undefined
+        : new ReceiveWindow({ initial: recvInitial, maxWindow: this.maxStreamWindow, updateFraction: this.fraction });
+    this.streams.set(streamId, {
+      recv,
+      send: sendInitial === undefined ? undefined : new SendCredit(sendInitial),
+      wantsUpdates: recv !== undefined,
+    });
+  }
+
+  /** Forgets a stream whose both directions are finished (pending frames for it are dropped). */
+  removeStream(streamId: number): void {
+    this.streams.delete(streamId);
+    this.maxStreamDataPending.delete(streamId);
+    this.streamDataBlockedPending.delete(streamId);
+  }
+
+  /** True when the stream has flow control state. */
+  hasStream(streamId: number): boolean {
+    return this.streams.has(streamId);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receive side
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Pure check of a peer-initiated stream ID against the limit we advertised (RFC 9000 §4.6).
+   *
+   * @throws QuicError(STREAM_LIMIT_ERROR) when the stream lies beyond it.
+   */
+  checkPeerStream(streamId: number, frameType?: number): void {
+    if (this.isLocalStream(streamId)) return;
+    const limit = (isBidirectionalStream(streamId) ? this.incoming.bidi : this.incoming.uni).advertised;
+    if (streamIndex(streamId) >= limit) {
+      throw new QuicError(TransportErrorCode.STREAM_LIMIT_ERROR, `stream ${streamId} exceeds the limit of ${limit} streams`, { frameType });
+    }
+  }
+
+  /**
+   * Pure check of stream data ending at `end` (offset + length, or a final size) against the
+   * stream's and the connection's advertised limits (RFC 9000 §4.1). The stream must have been
+   * added ({@link addStream}); a stream without a receive window is not checked.
+   *
+   * @throws QuicError(FLOW_CONTROL_ERROR) when either limit would be exceeded.
+   */
+  checkStreamData(streamId: number, end: number, frameType?: number): void {
+    const s = this.streams.get(streamId);
+    const recv = s?.recv;
+    if (recv === undefined) return;
+    if (recv.exceeds(end)) {
+      throw new QuicError(TransportErrorCode.FLOW_CONTROL_ERROR, `stream ${streamId}: data up to ${end} exceeds the limit ${recv.limit}`, {
+        frameType,
+      });
+    }
+    const grew = Math.max(0, end - recv.highest);
+    if (this.connRecv.exceeds(this.connRecv.highest + grew)) {
+      throw new QuicError(
+        TransportErrorCode.FLOW_CONTROL_ERROR,
+        `connection: data up to ${this.connRecv.highest + grew} exceeds the limit ${this.connRecv.limit}`,
+        { frameType },
+      );
+    }
+  }
+
+  /**
+   * Records stream data received up to `end` (after {@link checkStreamData}); the connection
+   * counts the sum of the highest offsets of all streams (RFC 9000 §4.1).
+   */
+  onStreamData(streamId: number, end: number): void {
+    const recv = this.streams.get(streamId)?.recv;
+    if (recv === undefined) return;
+    const grew = recv.onReceived(end);
+    if (grew > 0) this.connRecv.onReceived(this.connRecv.highest + grew);
+  }
+
+  /**
+   * Records `bytes` read by the application from a stream at `now`; queues MAX_STREAM_DATA and
+   * MAX_DATA once half of the window (by default) was consumed (RFC 9000 §4.2). `smoothedRtt`
+   * (ms) enables auto-tuning.
+   */
+  onStreamRead(streamId: number, bytes: number, now: number, smoothedRtt?: number): void {
+    if (bytes <= 0) return;
+    const s = this.streams.get(streamId);
+    let signal = false;
+    if (s?.recv !== undefined && s.recv.onConsumed(bytes, now, smoothedRtt) && s.wantsUpdates) {
+      // Keep the connection window ahead of any stream window (quic-go: 1.5 × stream window).
+      this.connRecv.ensureWindow(Math.ceil(s.recv.window * 1.5));
+      if (!this.maxStreamDataPending.has(streamId)) {
+        this.maxStreamDataPending.add(streamId);
+        signal = true;
+      }
+    }
+    if (this.connRecv.onConsumed(bytes, now, smoothedRtt) && !this.maxDataPending) {
+      this.maxDataPending = true;
+      signal = true;
+    }
+    if (signal) this.pending.next();
+  }
+
+  /**
+   * The receiving part of a stream reached "Size Known" or "Reset Recvd": no more
+   * MAX_STREAM_DATA is sent for it (RFC 9000 §13.3). Reading the remaining data still opens the
+   * connection window.
+   */
+  onStreamReceiveFinished(streamId: number): void {
+    const s = this.streams.get(streamId);
+    if (s === undefined) return;
+    s.wantsUpdates = false;
+    this.maxStreamDataPending.delete(streamId);
+  }
+
+  /**
+   * The application will not read the rest of a stream (reset received, or it stopped reading):
+   * every byte received or announced up to `finalSize` (default: the highest received) is
+   * counted as consumed for the connection window, and the stream gets no more MAX_STREAM_DATA.
+   */
+  onStreamReceiveAbandoned(streamId: number, now: number, finalSize?: number): void {
+    const s = this.streams.get(streamId);
+    const recv = s?.recv;
+    if (s === undefined || recv === undefined) return;
+    if (finalSize !== undefined) this.onStreamData(streamId, finalSize);
+    const unread = recv.highest - recv.consumed;
+    this.onStreamReceiveFinished(streamId);
+    if (unread > 0) {
+      recv.onConsumed(unread, now);
+      if (this.connRecv.onConsumed(unread, now) && !this.maxDataPending) {
+        this.maxDataPending = true;
+        this.pending.next();
+      }
+    }
+  }
+
+  /**
+   * A peer-initiated stream is closed in both directions and its state forgotten: the peer may
+   * open one more stream of its type, advertised with MAX_STREAMS once enough accumulate
+   * (RFC 9000 §4.6).
+   */
+  onPeerStreamClosed(streamId: number): void {
+    if (this.isLocalStream(streamId)) return;
+    const bidi = isBidirectionalStream(streamId);
+    const key = bidi ? 'bidi' : 'uni';
+    if (this.incoming[key].onClosed() && !this.maxStreamsPending[key]) {
+      this.maxStreamsPending[key] = true;
+      this.pending.next();
+    }
+  }
+
+  /** The connection receive window. */
+  get connectionReceiveWindow(): ReceiveWindow {
+    return this.connRecv;
+  }
+
+  /** A stream's receive window, undefined for a send-only or unknown stream. */
+  streamReceiveWindow(streamId: number): ReceiveWindow | undefined {
+    return this.streams.get(streamId)?.recv;
+  }
+
+  /** The MAX_STREAMS limit we advertised for peer streams of a type. */
+  peerStreamLimit(bidirectional: boolean): number {
+    return (bidirectional ? this.incoming.bidi : this.incoming.uni).advertised;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Send side
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Applies the peer's transport parameters (RFC 9000 §7.4, §18.2): the connection credit, the
+   * credit of existing streams and the stream limits grow to them (limits never shrink).
+   */
+  setPeerParameters(peer: FlowControlParameters): void {
+    this.peer = peer;
+    if (this.connSend.raise(peer.initialMaxData)) this.creditRaised.next(undefined);
+    for (const [id, s] of this.streams) {
+      if (s.send === undefined) continue;
+      const bidi = isBidirectionalStream(id);
+      const initial = bidi
+        ? this.isLocalStream(id)
+          ? peer.initialMaxStreamDataBidiRemote
+          : peer.initialMaxStreamDataBidiLocal
+        : peer.initialMaxStreamDataUni;
+      if (s.send.raise(initial)) this.creditRaised.next(id);
+    }
+    this.onMaxStreams(true, peer.initialMaxStreamsBidi);
+    this.onMaxStreams(false, peer.initialMaxStreamsUni);
+  }
+
+  /** A MAX_DATA frame from the peer (RFC 9000 §19.9): smaller values are ignored. */
+  onMaxData(maximum: number): void {
+    if (!this.connSend.raise(maximum)) return;
+    this.dataBlockedPending = undefined;
+    this.creditRaised.next(undefined);
+  }
+
+  /** A MAX_STREAM_DATA frame from the peer (RFC 9000 §19.10): smaller values are ignored. */
+  onMaxStreamData(streamId: number, maximum: number): void {
+    const send = this.streams.get(streamId)?.send;
+    if (send === undefined || !send.raise(maximum)) return;
+    this.streamDataBlockedPending.delete(streamId);
+    this.creditRaised.next(streamId);
+  }
+
+  /** A MAX_STREAMS frame from the peer (RFC 9000 §19.11): smaller values are ignored. */
+  onMaxStreams(bidirectional: boolean, maximum: number): void {
+    const key = bidirectional ? 'bidi' : 'uni';
+    if (!this.outgoing[key].raise(maximum)) return;
+    this.streamsBlockedPending[key] = undefined;
+    this.limitRaised.next(bidirectional);
+  }
+
+  /** Connection credit for new stream data (peer's MAX_DATA minus new data sent). */
+  get connectionSendCredit(): number {
+    return this.connSend.available;
+  }
+
+  /** The connection send credit state. */
+  get connectionSendState(): SendCredit {
+    return this.connSend;
+  }
+
+  /** A stream's credit for new data: its own credit, not bounded by the connection's; 0 when unknown. */
+  streamSendCredit(streamId: number): number {
+    return this.streams.get(streamId)?.send?.available ?? 0;
+  }
+
+  /** A stream's send credit state, undefined for a receive-only or unknown stream. */
+  streamSendState(streamId: number): SendCredit | undefined {
+    return this.streams.get(streamId)?.send;
+  }
+
+  /** Records `bytes` of new data sent on a stream: consumes stream and connection credit. */
+  consumeSendCredit(streamId: number, bytes: number): void {
+    if (bytes <= 0) return;
+    const send = this.streams.get(streamId)?.send;
+    if (send === undefined) throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `stream ${streamId} has no send credit`);
+    send.consume(bytes);
+    this.connSend.consume(bytes);
+  }
+
+  /**
+   * A stream has new data but no credit: queues STREAM_DATA_BLOCKED and/or DATA_BLOCKED with the
+   * limit that blocks, once per limit value (RFC 9000 §4.1, §19.12–§19.13).
+   */
+  onSendBlocked(streamId: number): void {
+    let signal = false;
+    const send = this.streams.get(streamId)?.send;
+    if (send !== undefined && send.takeBlockedSignal()) {
+      this.streamDataBlockedPending.set(streamId, send.limit);
+      signal = true;
+    }
+    if (this.connSend.takeBlockedSignal()) {
+      this.dataBlockedPending = this.connSend.limit;
+      signal = true;
+    }
+    if (signal) this.pending.next();
+  }
+
+  /**
+   * Opens the next locally initiated stream of a type if the peer's limit allows (RFC 9000
+   * §4.6) and returns its ID; otherwise queues STREAMS_BLOCKED (once per limit) and returns
+   * undefined — wait for {@link streamLimitRaised$}.
+   */
+  openLocalStream(bidirectional: boolean): number | undefined {
+    const key = bidirectional ? 'bidi' : 'uni';
+    const out = this.outgoing[key];
+    if (out.opened < out.limit) {
+      const id = streamIdOf(out.opened++, bidirectional, this.isServer);
+      this.addStream(id);
+      return id;
+    }
+    if (out.takeBlockedSignal()) {
+      this.streamsBlockedPending[key] = out.limit;
+      this.pending.next();
+    }
+    return undefined;
+  }
+
+  /** How many more streams of a type the peer lets us open now. */
+  localStreamsAvailable(bidirectional: boolean): number {
+    const out = bidirectional ? this.outgoing.bidi : this.outgoing.uni;
+    return Math.max(0, out.limit - out.opened);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Frames (used by the flow-control source)
+  // -------------------------------------------------------------------------------------------
+
+  /** True when a flow control frame waits to be sent. */
+  get hasPendingFrames(): boolean {
+    return (
+      this.maxDataPending ||
+      this.maxStreamsPending.bidi ||
+      this.maxStreamsPending.uni ||
+      this.maxStreamDataPending.size > 0 ||
+      this.dataBlockedPending !== undefined ||
+      this.streamsBlockedPending.bidi !== undefined ||
+      this.streamsBlockedPending.uni !== undefined ||
+      this.streamDataBlockedPending.size > 0
+    );
+  }
+
+  /**
+   * The next frame to send with current values, or undefined. Order: MAX_DATA, MAX_STREAMS,
+   * MAX_STREAM_DATA (oldest request first), then the blocked signals. Nothing changes until
+   * {@link onFrameSent}.
+   */
+  peekFrame(): FlowControlFrame | undefined {
+    if (this.maxDataPending) return { kind: 'maxData', maximum: this.connRecv.nextLimit() };
+    for (const bidirectional of [true, false]) {
+      const key = bidirectional ? 'bidi' : 'uni';
+      if (this.maxStreamsPending[key]) return { kind: 'maxStreams', bidirectional, maximum: this.incoming[key].nextLimit() };
+    }
+    for (const streamId of this.maxStreamDataPending) {
+      const recv = this.streams.get(streamId)?.recv;
+      if (recv !== undefined) return { kind: 'maxStreamData', streamId, maximum: recv.nextLimit() };
+    }
+    if (this.dataBlockedPending !== undefined) return { kind: 'dataBlocked', limit: this.dataBlockedPending };
+    for (const bidirectional of [true, false]) {
+      const limit = this.streamsBlockedPending[bidirectional ? 'bidi' : 'uni'];
+      if (limit !== undefined) return { kind: 'streamsBlocked', bidirectional, limit };
+    }
+    for (const [streamId, limit] of this.streamDataBlockedPending) return { kind: 'streamDataBlocked', streamId, limit };
+    return undefined;
+  }
+
+  /**
+   * What a packet records about `frame` (from {@link peekFrame}); call before committing it. The
+   * value of a MAX_* frame is remembered with the record, so that its acknowledgement can tell
+   * which value the peer has.
+   */
+  sentFrameFor(frame: FlowControlFrame): SentFrame {
+    let sent: SentFrame;
+    switch (frame.kind) {
+      case 'maxData':
+        sent = { kind: 'maxData' };
+        this.sentValues.set(sent, frame.maximum);
+        return sent;
+      case 'maxStreams':
+        sent = { kind: 'maxStreams', bidirectional: frame.bidirectional };
+        this.sentValues.set(sent, frame.maximum);
+        return sent;
+      case 'maxStreamData':
+        return { kind: 'maxStreamData', streamId: frame.streamId };
+      case 'dataBlocked':
+        return { kind: 'dataBlocked', limit: frame.limit };
+      case 'streamsBlocked':
+        return { kind: 'streamsBlocked', bidirectional: frame.bidirectional, limit: frame.limit };
+      case 'streamDataBlocked':
+        return { kind: 'streamDataBlocked', streamId: frame.streamId, limit: frame.limit };
+    }
+  }
+
+  /**
+   * Records that `frame` (from {@link peekFrame}) was committed to a packet: it is no longer
+   * pending, and an advertised limit grows only now.
+   */
+  onFrameSent(frame: FlowControlFrame): void {
+    switch (frame.kind) {
+      case 'maxData':
+        this.maxDataPending = false;
+        this.connRecv.onAdvertised(frame.maximum);
+        break;
+      case 'maxStreams': {
+        const key = frame.bidirectional ? 'bidi' : 'uni';
+        this.maxStreamsPending[key] = false;
+        if (frame.maximum > this.incoming[key].advertised) this.incoming[key].advertised = frame.maximum;
+        break;
+      }
+      case 'maxStreamData':
+        this.maxStreamDataPending.delete(frame.streamId);
+        this.streams.get(frame.streamId)?.recv?.onAdvertised(frame.maximum);
+        break;
+      case 'dataBlocked':
+        this.dataBlockedPending = undefined;
+        break;
+      case 'streamsBlocked':
+        this.streamsBlockedPending[frame.bidirectional ? 'bidi' : 'uni'] = undefined;
+        break;
+      case 'streamDataBlocked':
+        this.streamDataBlockedPending.delete(frame.streamId);
+        break;
+    }
+  }
+
+  /** A packet carrying a flow control frame was acknowledged. */
+  onFrameAcked(frame: SentFrame): void {
+    const value = this.sentValues.get(frame);
+    if (value === undefined) return;
+    if (frame.kind === 'maxData') this.maxDataAcked = Math.max(this.maxDataAcked, value);
+    else if (frame.kind === 'maxStreams') {
+      const key = frame.bidirectional ? 'bidi' : 'uni';
+      this.maxStreamsAcked[key] = Math.max(this.maxStreamsAcked[key], value);
+    }
+  }
+
+  /**
+   * A packet carrying a flow control frame was lost: the *current* value is queued again, only
+   * while it is still relevant (RFC 9000 §13.3) — an update the peer already acknowledged, a
+   * stream whose receiving part is finished, a blocked signal for a limit since raised are not
+   * sent again. Returns true when something was queued.
+   */
+  onFrameLost(frame: SentFrame): boolean {
+    let queued = false;
+    switch (frame.kind) {
+      case 'maxData':
+        if (!this.maxDataPending && this.maxDataAcked < this.connRecv.limit) queued = this.maxDataPending = true;
+        break;
+      case 'maxStreams': {
+        const key = frame.bidirectional ? 'bidi' : 'uni';
+        if (!this.maxStreamsPending[key] && this.maxStreamsAcked[key] < this.incoming[key].advertised) {
+          queued = this.maxStreamsPending[key] = true;
+        }
+        break;
+      }
+      case 'maxStreamData': {
+        const s = this.streams.get(frame.streamId);
+        if (s?.recv !== undefined && s.wantsUpdates && !this.maxStreamDataPending.has(frame.streamId)) {
+          this.maxStreamDataPending.add(frame.streamId);
+          queued = true;
+        }
+        break;
+      }
+      case 'dataBlocked':
+        if (this.dataBlockedPending === undefined && this.connSend.isBlockedAt(frame.limit)) {
+          this.dataBlockedPending = frame.limit;
+          queued = true;
+        }
+        break;
+      case 'streamsBlocked': {
+        const key = frame.bidirectional ? 'bidi' : 'uni';
+        const out = this.outgoing[key];
+        if (this.streamsBlockedPending[key] === undefined && out.limit === frame.limit && out.opened >= out.limit) {
+          this.streamsBlockedPending[key] = frame.limit;
+          queued = true;
+        }
+        break;
+      }
+      case 'streamDataBlocked': {
+        const send = this.streams.get(frame.streamId)?.send;
+        if (send !== undefined && !this.streamDataBlockedPending.has(frame.streamId) && send.isBlockedAt(frame.limit)) {
+          this.streamDataBlockedPending.set(frame.streamId, frame.limit);
+          queued = true;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (queued) this.pending.next();
+    return queued;
+  }
+}
