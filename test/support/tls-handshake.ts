@@ -128,3 +128,95 @@ export const SERVER_TP = Uint8Array.from([0x00, 0x08, 0x11, 0x22, 0x33, 0x44, 0x
 export function otherKey() {
   return generateKeyPairSync('ed25519');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rewriting flights on the wire (tests that play a misbehaving peer)
+
+/** Splits a flight (whole handshake messages back to back) into its messages, headers included. */
+export function splitFlight(data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let pos = 0; pos < data.length; ) {
+    const len = (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3];
+    out.push(data.slice(pos, pos + 4 + len));
+    pos += 4 + len;
+  }
+  return out;
+}
+
+/** Joins messages into one flight. */
+export function joinFlight(messages: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(messages.reduce((n, m) => n + m.length, 0));
+  let pos = 0;
+  for (const m of messages) {
+    out.set(m, pos);
+    pos += m.length;
+  }
+  return out;
+}
+
+/** One extension as raw `[type, data]`. */
+export type RawExt = [number, Uint8Array];
+
+function extensionsOffset(type: number, body: Uint8Array): number {
+  const u8 = (p: number) => body[p];
+  const u16 = (p: number) => (body[p] << 8) | body[p + 1];
+  switch (type) {
+    case 1: {
+      let p = 2 + 32;
+      p += 1 + u8(p);
+      p += 2 + u16(p);
+      p += 1 + u8(p);
+      return p;
+    }
+    case 2: {
+      let p = 2 + 32;
+      p += 1 + u8(p);
+      return p + 3;
+    }
+    case 8:
+      return 0;
+    case 13:
+      return 1 + u8(0);
+    case 4: {
+      let p = 8;
+      p += 1 + u8(p);
+      p += 2 + u16(p);
+      return p;
+    }
+    default:
+      throw new Error(`no extension block in message type ${type}`);
+  }
+}
+
+/**
+ * Rewrites the extension block of a ClientHello, ServerHello/HelloRetryRequest,
+ * EncryptedExtensions, CertificateRequest or NewSessionTicket (`raw` with its header): `fn` gets the
+ * extensions as raw `[type, data]` pairs and returns the new list — duplicates, forbidden types and
+ * bad bodies included, which the encoders would refuse to write.
+ */
+export function rewriteExtensions(raw: Uint8Array, fn: (exts: RawExt[]) => RawExt[]): Uint8Array {
+  const type = raw[0];
+  const body = raw.subarray(4);
+  const off = extensionsOffset(type, body);
+  const exts: RawExt[] = [];
+  const end = off + 2 + ((body[off] << 8) | body[off + 1]);
+  for (let p = off + 2; p < end; ) {
+    const t = (body[p] << 8) | body[p + 1];
+    const l = (body[p + 2] << 8) | body[p + 3];
+    exts.push([t, body.slice(p + 4, p + 4 + l)]);
+    p += 4 + l;
+  }
+  const next = fn(exts);
+  const block = joinFlight(next.map(([t, d]) => Uint8Array.from([t >> 8, t & 0xff, d.length >> 8, d.length & 0xff, ...d])));
+  const newBody = joinFlight([body.subarray(0, off), Uint8Array.of(block.length >> 8, block.length & 0xff), block, body.subarray(end)]);
+  return joinFlight([Uint8Array.of(type, newBody.length >> 16, (newBody.length >> 8) & 0xff, newBody.length & 0xff), newBody]);
+}
+
+/** Applies `fn` to the message of type `type` in a flight (others unchanged). */
+export function rewriteInFlight(data: Uint8Array, type: number, fn: (raw: Uint8Array) => Uint8Array | null): Uint8Array {
+  return joinFlight(
+    splitFlight(data)
+      .map((m) => (m[0] === type ? fn(m) : m))
+      .filter((m): m is Uint8Array => m !== null),
+  );
+}
