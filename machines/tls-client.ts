@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { assign, setup } from 'xstate';
+import { assign, setup, type AnyActorRef } from 'xstate';
 import type {
   Certificate,
   CertificateRequest,
@@ -39,7 +39,7 @@ import type {
   NewSessionTicket,
   ServerHello,
 } from '../src/tls/messages.js';
-import type { TlsFailureInfo, TlsStateMeta, TlsStepResult } from './tls-common.js';
+import { UNBOUND_HANDLERS_FAILURE, type TlsFailureInfo, type TlsStateMeta, type TlsStepResult } from './tls-common.js';
 
 /** The states of the client machine: RFC 8446 Appendix A.1 names, plus the final `closed` and `failed`. */
 export const TLS_CLIENT_STATES = [
@@ -138,11 +138,13 @@ export interface TlsClientMachineOutput {
 const level = (l: TlsStateMeta['level']): TlsStateMeta => ({ level: l });
 
 /**
- * Creates the client machine bound to `handlers` (one machine per session: the handlers hold the
- * connection's handshake state, which is kept out of the machine's context so that an inspector
- * never sees secrets).
+ * Creates the client machine. Its steps are looked up per actor with `handlersFor(self)`, so one
+ * machine serves every connection while each connection's handshake state stays out of the
+ * machine's context (an inspector never sees secrets). {@link tlsClientMachine} is the machine the
+ * sessions use ({@link bindTlsClientHandlers} attaches a connection's handlers to its actor); tests
+ * build their own with model handlers.
  */
-export function createTlsClientMachine(handlers: TlsClientMachineHandlers) {
+export function createTlsClientMachine(handlersFor: (self: AnyActorRef) => TlsClientMachineHandlers) {
   const step = (context: TlsClientMachineContext, run: () => TlsStepResult): Partial<TlsClientMachineContext> =>
     context.failure !== undefined ? {} : { failure: run() };
   const failedCheck = { guard: 'failed', target: 'failed' } as const;
@@ -154,41 +156,41 @@ export function createTlsClientMachine(handlers: TlsClientMachineHandlers) {
       output: TlsClientMachineOutput;
     },
     actions: {
-      sendClientHello: assign(({ context }) => step(context, () => handlers.sendClientHello())),
-      receiveHelloRetryRequest: assign(({ context, event }) =>
-        event.type === 'hello_retry_request' ? { ...step(context, () => handlers.receiveHelloRetryRequest(event.message, event.raw)), retried: true } : {},
+      sendClientHello: assign(({ context, self }) => step(context, () => handlersFor(self).sendClientHello())),
+      receiveHelloRetryRequest: assign(({ context, event, self }) =>
+        event.type === 'hello_retry_request' ? { ...step(context, () => handlersFor(self).receiveHelloRetryRequest(event.message, event.raw)), retried: true } : {},
       ),
-      receiveServerHello: assign(({ context, event }) =>
-        event.type === 'server_hello' ? step(context, () => handlers.receiveServerHello(event.message, event.raw)) : {},
+      receiveServerHello: assign(({ context, event, self }) =>
+        event.type === 'server_hello' ? step(context, () => handlersFor(self).receiveServerHello(event.message, event.raw)) : {},
       ),
-      receiveEncryptedExtensions: assign(({ context, event }) =>
-        event.type === 'encrypted_extensions' ? step(context, () => handlers.receiveEncryptedExtensions(event.message, event.raw)) : {},
+      receiveEncryptedExtensions: assign(({ context, event, self }) =>
+        event.type === 'encrypted_extensions' ? step(context, () => handlersFor(self).receiveEncryptedExtensions(event.message, event.raw)) : {},
       ),
-      receiveCertificateRequest: assign(({ context, event }) =>
+      receiveCertificateRequest: assign(({ context, event, self }) =>
         event.type === 'certificate_request'
-          ? { ...step(context, () => handlers.receiveCertificateRequest(event.message, event.raw)), certificateRequested: true }
+          ? { ...step(context, () => handlersFor(self).receiveCertificateRequest(event.message, event.raw)), certificateRequested: true }
           : {},
       ),
-      receiveCertificate: assign(({ context, event }) =>
-        event.type === 'certificate' ? step(context, () => handlers.receiveCertificate(event.message, event.raw)) : {},
+      receiveCertificate: assign(({ context, event, self }) =>
+        event.type === 'certificate' ? step(context, () => handlersFor(self).receiveCertificate(event.message, event.raw)) : {},
       ),
-      receiveCertificateVerify: assign(({ context, event }) =>
-        event.type === 'certificate_verify' ? step(context, () => handlers.receiveCertificateVerify(event.message, event.raw)) : {},
+      receiveCertificateVerify: assign(({ context, event, self }) =>
+        event.type === 'certificate_verify' ? step(context, () => handlersFor(self).receiveCertificateVerify(event.message, event.raw)) : {},
       ),
-      receiveFinished: assign(({ context, event }) =>
-        event.type === 'finished' ? step(context, () => handlers.receiveFinished(event.message, event.raw)) : {},
+      receiveFinished: assign(({ context, event, self }) =>
+        event.type === 'finished' ? step(context, () => handlersFor(self).receiveFinished(event.message, event.raw)) : {},
       ),
-      sendClientAuthentication: assign(({ context }) => step(context, () => handlers.sendClientAuthentication())),
-      sendFinished: assign(({ context }) => step(context, () => handlers.sendFinished())),
-      receiveNewSessionTicket: assign(({ context, event }) =>
-        event.type === 'new_session_ticket' ? step(context, () => handlers.receiveNewSessionTicket(event.message, event.raw)) : {},
+      sendClientAuthentication: assign(({ context, self }) => step(context, () => handlersFor(self).sendClientAuthentication())),
+      sendFinished: assign(({ context, self }) => step(context, () => handlersFor(self).sendFinished())),
+      receiveNewSessionTicket: assign(({ context, event, self }) =>
+        event.type === 'new_session_ticket' ? step(context, () => handlersFor(self).receiveNewSessionTicket(event.message, event.raw)) : {},
       ),
       recordFailure: assign(({ context, event }) => (event.type === 'fail' && context.failure === undefined ? { failure: event.failure } : {})),
       unexpectedMessage: assign(({ context, event, self }) =>
-        context.failure !== undefined ? {} : { failure: handlers.unexpectedMessage(event.type, String(self.getSnapshot().value)) },
+        context.failure !== undefined ? {} : { failure: handlersFor(self).unexpectedMessage(event.type, String(self.getSnapshot().value)) },
       ),
-      terminatedClosed: () => handlers.terminated('closed'),
-      terminatedFailed: () => handlers.terminated('failed'),
+      terminatedClosed: ({ self }) => handlersFor(self).terminated('closed'),
+      terminatedFailed: ({ self }) => handlersFor(self).terminated('failed'),
     },
     guards: {
       failed: ({ context }) => context.failure !== undefined,
@@ -270,3 +272,33 @@ export function createTlsClientMachine(handlers: TlsClientMachineHandlers) {
 
 /** The client machine type. */
 export type TlsClientMachine = ReturnType<typeof createTlsClientMachine>;
+
+const clientHandlers = new WeakMap<AnyActorRef, TlsClientMachineHandlers>();
+
+const unboundClientHandlers: TlsClientMachineHandlers = {
+  sendClientHello: () => UNBOUND_HANDLERS_FAILURE,
+  receiveHelloRetryRequest: () => UNBOUND_HANDLERS_FAILURE,
+  receiveServerHello: () => UNBOUND_HANDLERS_FAILURE,
+  receiveEncryptedExtensions: () => UNBOUND_HANDLERS_FAILURE,
+  receiveCertificateRequest: () => UNBOUND_HANDLERS_FAILURE,
+  receiveCertificate: () => UNBOUND_HANDLERS_FAILURE,
+  receiveCertificateVerify: () => UNBOUND_HANDLERS_FAILURE,
+  receiveFinished: () => UNBOUND_HANDLERS_FAILURE,
+  sendClientAuthentication: () => UNBOUND_HANDLERS_FAILURE,
+  sendFinished: () => UNBOUND_HANDLERS_FAILURE,
+  receiveNewSessionTicket: () => UNBOUND_HANDLERS_FAILURE,
+  unexpectedMessage: () => UNBOUND_HANDLERS_FAILURE,
+  terminated: () => undefined,
+};
+
+/**
+ * The TLS client machine every client session runs: the single definition of the client
+ * handshake's states and transitions. Each actor's steps come from {@link bindTlsClientHandlers};
+ * an actor without them fails its first step with internal_error.
+ */
+export const tlsClientMachine: TlsClientMachine = createTlsClientMachine((self) => clientHandlers.get(self) ?? unboundClientHandlers);
+
+/** Attaches a connection's handshake steps to its actor of {@link tlsClientMachine}; call before `start()`. */
+export function bindTlsClientHandlers(actor: AnyActorRef, handlers: TlsClientMachineHandlers): void {
+  clientHandlers.set(actor, handlers);
+}

@@ -50,3 +50,13 @@ export function tlsReceiveLevel(snapshot: { getMeta(): Record<string, unknown> }
   }
   return null;
 }
+
+/**
+ * The failure every step reports when an actor of the shared TLS machine has no handlers bound
+ * (a programming error: bind them before `start()`): internal_error (0x150).
+ */
+export const UNBOUND_HANDLERS_FAILURE: TlsFailureInfo = {
+  code: 0x100 + 80,
+  alert: 80,
+  reason: 'no TLS handshake handlers are bound to this actor',
+};

@@ -33,9 +33,9 @@
  *
  * @module
  */
-import { assign, setup } from 'xstate';
+import { assign, setup, type AnyActorRef } from 'xstate';
 import type { Certificate, CertificateVerify, ClientHello, Finished } from '../src/tls/messages.js';
-import type { TlsFailureInfo, TlsStateMeta, TlsStepResult } from './tls-common.js';
+import { UNBOUND_HANDLERS_FAILURE, type TlsFailureInfo, type TlsStateMeta, type TlsStepResult } from './tls-common.js';
 
 /** The states of the server machine: RFC 8446 Appendix A.2 names (without WAIT_EOED), plus the final `closed` and `failed`. */
 export const TLS_SERVER_STATES = [
@@ -149,11 +149,13 @@ export interface TlsServerMachineOutput {
 const level = (l: TlsStateMeta['level']): TlsStateMeta => ({ level: l });
 
 /**
- * Creates the server machine bound to `handlers` (one machine per session: the handlers hold the
- * connection's handshake state, which is kept out of the machine's context so that an inspector
- * never sees secrets).
+ * Creates the server machine. Its steps are looked up per actor with `handlersFor(self)`, so one
+ * machine serves every connection while each connection's handshake state stays out of the
+ * machine's context (an inspector never sees secrets). {@link tlsServerMachine} is the machine the
+ * sessions use ({@link bindTlsServerHandlers} attaches a connection's handlers to its actor); tests
+ * build their own with model handlers.
  */
-export function createTlsServerMachine(handlers: TlsServerMachineHandlers) {
+export function createTlsServerMachine(handlersFor: (self: AnyActorRef) => TlsServerMachineHandlers) {
   const step = (context: TlsServerMachineContext, run: () => TlsStepResult): Partial<TlsServerMachineContext> =>
     context.failure !== undefined ? {} : { failure: run() };
   const failedCheck = { guard: 'failed', target: 'failed' } as const;
@@ -166,43 +168,43 @@ export function createTlsServerMachine(handlers: TlsServerMachineHandlers) {
       output: TlsServerMachineOutput;
     },
     actions: {
-      receiveClientHello: assign(({ context, event }) =>
-        event.type === 'client_hello' ? step(context, () => handlers.receiveClientHello(event.message, event.raw)) : {},
+      receiveClientHello: assign(({ context, event, self }) =>
+        event.type === 'client_hello' ? step(context, () => handlersFor(self).receiveClientHello(event.message, event.raw)) : {},
       ),
-      selectParameters: assign(({ context }) => {
+      selectParameters: assign(({ context, self }) => {
         if (context.failure !== undefined) return {};
-        const selection = handlers.selectParameters();
+        const selection = handlersFor(self).selectParameters();
         return { failure: selection.failure, helloRetryNeeded: selection.helloRetryNeeded };
       }),
-      sendHelloRetryRequest: assign(({ context }) => ({
-        ...step(context, () => handlers.sendHelloRetryRequest()),
+      sendHelloRetryRequest: assign(({ context, self }) => ({
+        ...step(context, () => handlersFor(self).sendHelloRetryRequest()),
         retried: true,
         helloRetryNeeded: false,
       })),
-      sendServerHello: assign(({ context }) => step(context, () => handlers.sendServerHello())),
-      sendEncryptedExtensions: assign(({ context }) => step(context, () => handlers.sendEncryptedExtensions())),
-      sendCertificateRequest: assign(({ context }) => step(context, () => handlers.sendCertificateRequest())),
-      sendCertificateAndVerify: assign(({ context }) => step(context, () => handlers.sendCertificateAndVerify())),
-      sendFinished: assign(({ context }) => step(context, () => handlers.sendFinished())),
-      receiveEmptyCertificate: assign(({ context, event }) =>
-        event.type === 'certificate' ? step(context, () => handlers.receiveEmptyCertificate(event.message, event.raw)) : {},
+      sendServerHello: assign(({ context, self }) => step(context, () => handlersFor(self).sendServerHello())),
+      sendEncryptedExtensions: assign(({ context, self }) => step(context, () => handlersFor(self).sendEncryptedExtensions())),
+      sendCertificateRequest: assign(({ context, self }) => step(context, () => handlersFor(self).sendCertificateRequest())),
+      sendCertificateAndVerify: assign(({ context, self }) => step(context, () => handlersFor(self).sendCertificateAndVerify())),
+      sendFinished: assign(({ context, self }) => step(context, () => handlersFor(self).sendFinished())),
+      receiveEmptyCertificate: assign(({ context, event, self }) =>
+        event.type === 'certificate' ? step(context, () => handlersFor(self).receiveEmptyCertificate(event.message, event.raw)) : {},
       ),
-      receiveCertificate: assign(({ context, event }) =>
-        event.type === 'certificate' ? step(context, () => handlers.receiveCertificate(event.message, event.raw)) : {},
+      receiveCertificate: assign(({ context, event, self }) =>
+        event.type === 'certificate' ? step(context, () => handlersFor(self).receiveCertificate(event.message, event.raw)) : {},
       ),
-      receiveCertificateVerify: assign(({ context, event }) =>
-        event.type === 'certificate_verify' ? step(context, () => handlers.receiveCertificateVerify(event.message, event.raw)) : {},
+      receiveCertificateVerify: assign(({ context, event, self }) =>
+        event.type === 'certificate_verify' ? step(context, () => handlersFor(self).receiveCertificateVerify(event.message, event.raw)) : {},
       ),
-      receiveFinished: assign(({ context, event }) =>
-        event.type === 'finished' ? step(context, () => handlers.receiveFinished(event.message, event.raw)) : {},
+      receiveFinished: assign(({ context, event, self }) =>
+        event.type === 'finished' ? step(context, () => handlersFor(self).receiveFinished(event.message, event.raw)) : {},
       ),
-      sendNewSessionTickets: assign(({ context }) => step(context, () => handlers.sendNewSessionTickets())),
+      sendNewSessionTickets: assign(({ context, self }) => step(context, () => handlersFor(self).sendNewSessionTickets())),
       recordFailure: assign(({ context, event }) => (event.type === 'fail' && context.failure === undefined ? { failure: event.failure } : {})),
       unexpectedMessage: assign(({ context, event, self }) =>
-        context.failure !== undefined ? {} : { failure: handlers.unexpectedMessage(event.type, String(self.getSnapshot().value)) },
+        context.failure !== undefined ? {} : { failure: handlersFor(self).unexpectedMessage(event.type, String(self.getSnapshot().value)) },
       ),
-      terminatedClosed: () => handlers.terminated('closed'),
-      terminatedFailed: () => handlers.terminated('failed'),
+      terminatedClosed: ({ self }) => handlersFor(self).terminated('closed'),
+      terminatedFailed: ({ self }) => handlersFor(self).terminated('failed'),
     },
     guards: {
       failed: ({ context }) => context.failure !== undefined,
@@ -291,3 +293,35 @@ export function createTlsServerMachine(handlers: TlsServerMachineHandlers) {
 
 /** The server machine type. */
 export type TlsServerMachine = ReturnType<typeof createTlsServerMachine>;
+
+const serverHandlers = new WeakMap<AnyActorRef, TlsServerMachineHandlers>();
+
+const unboundServerHandlers: TlsServerMachineHandlers = {
+  receiveClientHello: () => UNBOUND_HANDLERS_FAILURE,
+  selectParameters: () => ({ failure: UNBOUND_HANDLERS_FAILURE, helloRetryNeeded: false }),
+  sendHelloRetryRequest: () => UNBOUND_HANDLERS_FAILURE,
+  sendServerHello: () => UNBOUND_HANDLERS_FAILURE,
+  sendEncryptedExtensions: () => UNBOUND_HANDLERS_FAILURE,
+  sendCertificateRequest: () => UNBOUND_HANDLERS_FAILURE,
+  sendCertificateAndVerify: () => UNBOUND_HANDLERS_FAILURE,
+  sendFinished: () => UNBOUND_HANDLERS_FAILURE,
+  receiveEmptyCertificate: () => UNBOUND_HANDLERS_FAILURE,
+  receiveCertificate: () => UNBOUND_HANDLERS_FAILURE,
+  receiveCertificateVerify: () => UNBOUND_HANDLERS_FAILURE,
+  receiveFinished: () => UNBOUND_HANDLERS_FAILURE,
+  sendNewSessionTickets: () => UNBOUND_HANDLERS_FAILURE,
+  unexpectedMessage: () => UNBOUND_HANDLERS_FAILURE,
+  terminated: () => undefined,
+};
+
+/**
+ * The TLS server machine every server session runs: the single definition of the server
+ * handshake's states and transitions. Each actor's steps come from {@link bindTlsServerHandlers};
+ * an actor without them fails its first step with internal_error.
+ */
+export const tlsServerMachine: TlsServerMachine = createTlsServerMachine((self) => serverHandlers.get(self) ?? unboundServerHandlers);
+
+/** Attaches a connection's handshake steps to its actor of {@link tlsServerMachine}; call before `start()`. */
+export function bindTlsServerHandlers(actor: AnyActorRef, handlers: TlsServerMachineHandlers): void {
+  serverHandlers.set(actor, handlers);
+}

@@ -32,9 +32,9 @@ import { defaultCryptoProvider } from '../crypto/default.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { QuicError } from '../wire/errors.js';
 import type { EncryptionLevel } from '../wire/levels.js';
-import { createTlsClientMachine, type TlsClientMachine, type TlsClientState } from '../../machines/tls-client.js';
+import { bindTlsClientHandlers, tlsClientMachine, type TlsClientMachine, type TlsClientState } from '../../machines/tls-client.js';
 import { tlsReceiveLevel, type TlsHandshakeLevel } from '../../machines/tls-common.js';
-import { createTlsServerMachine, type TlsServerMachine, type TlsServerState } from '../../machines/tls-server.js';
+import { bindTlsServerHandlers, tlsServerMachine, type TlsServerMachine, type TlsServerState } from '../../machines/tls-server.js';
 import { TlsAlert, TlsAlertError } from './alerts.js';
 import { ClientHandshake } from './client-handshake.js';
 import { resolveClientConfig, resolveServerConfig, type TlsClientConfig, type TlsServerConfig } from './config.js';
@@ -180,8 +180,8 @@ export class TlsClientSession extends TlsSessionBase {
   constructor(config: TlsClientConfig, provider: CryptoProvider, options: TlsSessionOptions = {}) {
     super();
     this.core = new ClientHandshake(resolveClientConfig(config), provider);
-    const machine = createTlsClientMachine(this.core);
-    this.actor = createActor(machine, actorOptions(options));
+    this.actor = createActor(tlsClientMachine, actorOptions(options));
+    bindTlsClientHandlers(this.actor, this.core);
     if (options.parent !== undefined && options.inspect !== undefined) this.actor.system.inspect(options.inspect);
     this.actor.start();
   }
@@ -251,8 +251,8 @@ export class TlsServerSession extends TlsSessionBase {
     super();
     const resolved = resolveServerConfig(config);
     this.core = new ServerHandshake(resolved, provider);
-    const machine = createTlsServerMachine(this.core);
-    this.actor = createActor(machine, { ...actorOptions(options), input: { requestClientCertificate: resolved.clientAuthentication !== undefined } });
+    this.actor = createActor(tlsServerMachine, { ...actorOptions(options), input: { requestClientCertificate: resolved.clientAuthentication !== undefined } });
+    bindTlsServerHandlers(this.actor, this.core);
     if (options.parent !== undefined && options.inspect !== undefined) this.actor.system.inspect(options.inspect);
     this.actor.start();
   }
