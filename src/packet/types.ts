@@ -68,6 +68,12 @@ export interface SentPacket {
   readonly isMtuProbe: boolean;
   /** 1-RTT key phase bit it was sent with (0 for long-header packets). */
   readonly keyPhase: 0 | 1;
+  /**
+   * The source that committed each of {@link frames} (same index), `null` for frames the builder
+   * added itself (a probe's PING). Set by the packet builder so acknowledgement and loss reach the
+   * right {@link FrameSource}; absent on records built elsewhere.
+   */
+  readonly sources?: readonly (FrameSource | null)[];
 }
 
 /**

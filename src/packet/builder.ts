@@ -1,0 +1,993 @@
+/**
+ * The packet builder: writes QUIC packets in place into datagram buffers, seals them, applies
+ * header protection and hands finished datagrams and sent-packet records to the connection
+ * (msquic's QUIC_PACKET_BUILDER, `seeds/001_*`).
+ *
+ * Its lifecycle is the machine of `machines/packet-builder.ts`, stepped through the compiled table
+ * of `lifecycle.ts`: every public operation below first asks the lifecycle, which refuses what the
+ * contract says cannot happen with a `BuilderLifecycleError` before anything changes.
+ *
+ * While a packet is open the builder is the {@link PacketWriter} the frame sources write into: the
+ * packet's frames go at {@link PacketBuilder.offset} of {@link PacketBuilder.buffer}, at most
+ * {@link PacketBuilder.room} bytes, each recorded with {@link PacketBuilder.commitFrame}. The flush
+ * (`assembler.ts`) decides which levels and sources fill which packet; the builder does the bytes:
+ *
+ * - datagrams are at most min(max datagram size, amplification budget) bytes (RFC 9000 §8.1,
+ *   §14); congestion-controlled sources see at most the congestion and pacing allowance
+ *   (RFC 9002 §7, §7.7). The limits are read once per flush, at Initialize, and counted down here;
+ * - padding (RFC 9000 §14.1; RFC 9001 §5.4.2; contract §E) is inserted as PADDING frames at the
+ *   start of the last packet's payload, so a final STREAM or DATAGRAM frame without a Length field
+ *   still ends the packet;
+ * - long headers get header protection at once; short headers in batches, one mask call per batch
+ *   (contract §E "Encryption");
+ * - sent-packet records ({@link SentPacket}) go to the connection only for sealed packets, just
+ *   before their datagram; frames of a packet that fails to seal go back to their sources.
+ *
+ * @module
+ */
+import { AEAD_LIMITS, type PacketKeys } from '../crypto/keys.js';
+import { applyHeaderProtection, applyHeaderProtectionBatch, MIN_PN_AND_PAYLOAD_LENGTH, sealPacket } from '../crypto/packet-protection.js';
+import { AEAD_TAG_LENGTH, type HeaderProtection } from '../crypto/provider.js';
+import { QuicError, TransportErrorCode } from '../wire/errors.js';
+import { FrameType } from '../wire/frames/types.js';
+import { longHeaderSize, setLongHeaderLength, shortHeaderSize, writeLongHeader, writeShortHeader, type LengthFieldSize } from '../wire/header-write.js';
+import { spaceOf, type EncryptionLevel, type PacketNumberSpace } from '../wire/levels.js';
+import { QUIC_V1, type QuicVersion } from '../wire/version.js';
+import type { AnyActorRef } from 'xstate';
+import type { PacketBuilderState } from '../../machines/packet-builder.js';
+import { DEFAULT_KEY_UPDATE_FRACTION, DEFAULT_MAX_FRAMES_PER_PACKET, type BuilderContext } from './context.js';
+import { BuilderLifecycle } from './lifecycle.js';
+import type { PacketNumberState } from './packet-numbers.js';
+import type { FrameSource, PacketWriter, SentFrame, SentPacket } from './types.js';
+
+/** Smallest datagram carrying an Initial packet, and smallest path MTU QUIC runs on (RFC 9000 §14, §14.1). */
+export const MIN_INITIAL_DATAGRAM_SIZE = 1200;
+
+/**
+ * Smallest payload room (bytes for frames, after header, packet number and AEAD tag) for which a
+ * packet is started: room for a useful frame — an ACK with a few ranges, a CONNECTION_CLOSE with a
+ * short reason, a CRYPTO or STREAM frame header with some data. Below it the packet goes in a new
+ * datagram, or waits for the next flush. (msquic's QUIC_MIN_PACKET_SPARE_SPACE is 64 bytes of
+ * datagram; with a short header and a 16-byte tag that is about this much payload.)
+ */
+export const MIN_PACKET_PAYLOAD_ROOM = 32;
+
+/**
+ * RFC 9000 §10.3: packets should be at least 22 bytes longer than the connection ID length the
+ * peer is asked to use, so that a Stateless Reset sent in response (which must be shorter) is
+ * indistinguishable from a valid packet. Tail-loss probes with a short header are padded to it
+ * (contract §E "TLP: Short header padded to stateless reset length").
+ */
+export const STATELESS_RESET_PADDING = 22;
+
+/** Datagrams handed over together, with one header-protection mask call for their short headers (QUIC_MAX_CRYPTO_BATCH_COUNT). */
+export const DEFAULT_BATCH_DATAGRAMS = 16;
+
+/** What {@link PacketBuilder.finalize} did with the open packet. */
+export type FinalizeOutcome =
+  /** The packet was sealed and batched (or sent with the batch). */
+  | 'sealed'
+  /** The packet had no frame: its packet number was reverted and its header removed (contract §A.6). */
+  | 'empty'
+  /** There was no open packet (Finalize from `finalized`): only the batch was flushed. */
+  | 'none';
+
+/** Options of a {@link PacketBuilder}. */
+export interface PacketBuilderOptions {
+  /** Datagrams per batch (≥ 1); default {@link DEFAULT_BATCH_DATAGRAMS}. */
+  readonly batchDatagrams?: number;
+}
+
+/** A packet or its header-protection failed; the packets concerned were given back to their sources. */
+export class PacketProtectionFailure extends Error {
+  /** The encryption level of the packet that failed. */
+  readonly level: EncryptionLevel;
+  /** Builds the error for a failure at `level`, caused by `cause`. */
+  constructor(level: EncryptionLevel, message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'PacketProtectionFailure';
+    this.level = level;
+  }
+}
+
+interface DatagramRecord {
+  readonly buf: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  readonly packets: SentPacket[];
+}
+
+interface HeaderProtectionEntry {
+  readonly buf: Uint8Array;
+  readonly hp: HeaderProtection;
+  readonly packetStart: number;
+  readonly pnOffset: number;
+  readonly pnLength: number;
+}
+
+interface MutableAddFrame {
+  type: 'AddFrame';
+  kind: string;
+  ackEliciting: boolean;
+}
+interface MutableAddStreamFrame {
+  type: 'AddStreamFrame';
+  streamId: number;
+}
+interface MutableFinalize {
+  type: 'Finalize';
+  flush: boolean;
+}
+
+const PADDING_KIND = 'padding';
+
+/**
+ * The packet builder of one connection. It persists across flushes (key-generation counters, the
+ * tail of its current buffer, the inspector mirror); each flush runs Initialize … Cleanup.
+ */
+export class PacketBuilder implements PacketWriter {
+  // ---- PacketWriter -------------------------------------------------------------------------
+  /** Encryption level of the packet being built. */
+  level: EncryptionLevel = 'initial';
+  /** The buffer the open datagram lives in; frames go at {@link offset}. */
+  buffer: Uint8Array = new Uint8Array(0);
+  /** Where the next frame starts. */
+  offset = 0;
+  /** The time of this flush, in milliseconds. */
+  now = 0;
+
+  /** The lifecycle (compiled from the machine) this builder steps through. */
+  readonly lifecycle: BuilderLifecycle;
+
+  private readonly ctx: BuilderContext;
+  private readonly batchDatagrams: number;
+
+  // ---- per flush (read at Initialize) -------------------------------------------------------
+  private version: QuicVersion = QUIC_V1;
+  private dcid: Uint8Array = new Uint8Array(0);
+  private scid: Uint8Array = new Uint8Array(0);
+  private token: Uint8Array = new Uint8Array(0);
+  private maxDatagram = MIN_INITIAL_DATAGRAM_SIZE;
+  private ampLeft = 0;
+  private congestionLeftBytes = 0;
+  private pacingLeftBytes = 0;
+  private packetsBuilt = 0;
+  private datagramsBuilt = 0;
+  private bytesBuilt = 0;
+
+  // ---- buffer ---------------------------------------------------------------------------------
+  private arenaPos = 0;
+
+  // ---- open datagram --------------------------------------------------------------------------
+  private dgOpen = false;
+  private dgStart = 0;
+  private dgEnd = 0;
+  private dgCapacity = 0;
+  private dgPackets: SentPacket[] = [];
+  private dgHasInitial = false;
+  private dgInitialAckEliciting = false;
+  private dgLongProbe = false;
+  private dgMtuProbe = false;
+
+  // ---- open packet ----------------------------------------------------------------------------
+  private packetOpen = false;
+  private space: PacketNumberSpace = 'initial';
+  private pnState: PacketNumberState | undefined;
+  private keys: PacketKeys | undefined;
+  private pn = 0;
+  private pnLength: 1 | 2 | 3 | 4 = 1;
+  private packetStart = 0;
+  private pnOffset = 0;
+  private payloadStart = 0;
+  private lengthOffset = 0;
+  private lengthFieldSize: LengthFieldSize = 2;
+  private longHeader = true;
+  private keyPhaseBit: 0 | 1 = 0;
+  private hardEnd = 0;
+  private roomEnd = 0;
+  private frames: SentFrame[] = [];
+  private owners: (FrameSource | null)[] = [];
+  private ackEliciting = false;
+  private padded = false;
+  private tailLossProbe = false;
+  private mtuProbe = false;
+
+  /** The source whose frames are being committed (set by the flush before each `write`). */
+  private source: FrameSource | null = null;
+  private congestionControlled = false;
+
+  // ---- batch ------------------------------------------------------------------------------------
+  private pending: DatagramRecord[] = [];
+  private hpEntries: HeaderProtectionEntry[] = [];
+
+  // ---- 1-RTT key generation --------------------------------------------------------------------
+  private keyGeneration: PacketKeys | undefined;
+  private packetsOnKey = 0;
+  private bytesOnKey = 0;
+  private keyUpdates = 0;
+
+  // ---- scratch lifecycle events (the lifecycle copies them only for the mirror) ----------------
+  private readonly addFrameEvent: MutableAddFrame = { type: 'AddFrame', kind: '', ackEliciting: false };
+  private readonly addStreamFrameEvent: MutableAddStreamFrame = { type: 'AddStreamFrame', streamId: 0 };
+  private readonly finalizeEvent: MutableFinalize = { type: 'Finalize', flush: false };
+
+  /** A builder for the connection `ctx`. */
+  constructor(ctx: BuilderContext, options: PacketBuilderOptions = {}) {
+    this.ctx = ctx;
+    const batch = options.batchDatagrams ?? DEFAULT_BATCH_DATAGRAMS;
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batchDatagrams ${batch} is not a positive integer`);
+    this.batchDatagrams = batch;
+    this.lifecycle = new BuilderLifecycle();
+  }
+
+  // ==============================================================================================
+  // PacketWriter
+  // ==============================================================================================
+
+  /** Bytes the current source may still write into the packet (0 when no packet is open). */
+  get room(): number {
+    const r = this.roomEnd - this.offset;
+    return this.packetOpen && r > 0 ? r : 0;
+  }
+
+  /** True when the packet holds QUIC_MAX_FRAMES_PER_PACKET frames (contract §A.8). */
+  get full(): boolean {
+    const f = this.lifecycle.facts;
+    return f.frameCount >= f.maxFrames;
+  }
+
+  /**
+   * Records the frame just written at {@link offset} (AddFrame, or AddStreamFrame for a `stream`
+   * frame): advances the offset, counts the frame and remembers `sent` with the source that wrote
+   * it. Returns true when the packet is now full.
+   *
+   * @throws BuilderLifecycleError when no packet is open or the packet is already full;
+   *   QuicError(INTERNAL_ERROR) when `length` is not positive or exceeds {@link room}.
+   */
+  commitFrame(length: number, sent: SentFrame | null, ackEliciting: boolean): boolean {
+    let ev: MutableAddFrame | MutableAddStreamFrame;
+    if (sent !== null && sent.kind === 'stream') {
+      ev = this.addStreamFrameEvent;
+      ev.streamId = sent.streamId;
+    } else {
+      ev = this.addFrameEvent;
+      // A frame with nothing to track that elicits no ACK is padding-like (types.ts: "null for
+      // frames with nothing to track, such as PADDING").
+      ev.kind = sent !== null ? sent.kind : ackEliciting ? 'frame' : PADDING_KIND;
+      ev.ackEliciting = ackEliciting;
+    }
+    if (!this.packetOpen) {
+      if (!this.lifecycle.can(ev)) this.lifecycle.send(ev); // throws the lifecycle's refusal
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, 'no packet is open');
+    }
+    if (!(Number.isInteger(length) && length >= 1 && this.offset + length <= this.roomEnd)) {
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `frame of ${length} bytes from ${this.source?.name ?? 'the builder'} exceeds the ${this.room} bytes of room`);
+    }
+    this.lifecycle.send(ev);
+    this.offset += length;
+    if (sent !== null) {
+      this.frames.push(sent);
+      this.owners.push(this.source);
+    }
+    if (ackEliciting) this.ackEliciting = true;
+    // RFC 9002 §2: a packet containing PADDING counts in flight.
+    else if (sent === null) this.padded = true;
+    const f = this.lifecycle.facts;
+    return f.frameCount >= f.maxFrames;
+  }
+
+  // ==============================================================================================
+  // Lifecycle operations
+  // ==============================================================================================
+
+  /** The lifecycle state. */
+  get state(): PacketBuilderState {
+    return this.lifecycle.state;
+  }
+
+  /**
+   * QuicPacketBuilderInitialize: binds the builder to the connection for one flush at `now`, reads
+   * the connection IDs, token, version and send limits.
+   *
+   * @throws BuilderLifecycleError when not uninitialized or the connection has no source CID;
+   *   RangeError for a frame cap that is not a positive integer; QuicError(INTERNAL_ERROR) when the
+   *   maximum datagram size is below 1200 bytes (RFC 9000 §14).
+   */
+  initialize(now: number): void {
+    const ctx = this.ctx;
+    const maxFrames = ctx.maxFramesPerPacket ?? DEFAULT_MAX_FRAMES_PER_PACKET;
+    if (!Number.isInteger(maxFrames) || maxFrames < 1) throw new RangeError(`maxFramesPerPacket ${maxFrames} is not a positive integer`);
+    const scid = ctx.sourceCid();
+    const limits = ctx.limits;
+    const mds = limits.maxDatagramSize();
+    // RFC 9000 §14: QUIC MUST NOT be used on a path that cannot carry 1200-byte datagrams.
+    if (this.lifecycle.state === 'uninitialized' && !(mds >= MIN_INITIAL_DATAGRAM_SIZE)) {
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `maximum datagram size ${mds} is below ${MIN_INITIAL_DATAGRAM_SIZE}`);
+    }
+    this.lifecycle.send({ type: 'Initialize', sourceCidAvailable: scid !== undefined, maxFrames });
+    this.now = now;
+    this.version = ctx.version();
+    this.dcid = ctx.destinationCid();
+    this.scid = scid ?? new Uint8Array(0);
+    this.token = ctx.role === 'client' ? ctx.initialToken() : new Uint8Array(0);
+    this.maxDatagram = Math.floor(mds);
+    this.ampLeft = limits.amplificationBudget();
+    this.congestionLeftBytes = limits.congestionAllowance();
+    this.pacingLeftBytes = limits.pacingAllowance(now);
+    this.packetsBuilt = 0;
+    this.datagramsBuilt = 0;
+    this.bytesBuilt = 0;
+  }
+
+  /**
+   * QuicPacketBuilderPrepareForControlFrames: opens a packet at `level`, coalesced into the open
+   * datagram when it has room (RFC 9000 §12.2), else at the start of a new one.
+   *
+   * @param tailLossProbe the packet is a PTO probe, padded as contract §E says.
+   * @throws BuilderLifecycleError when not initialized/finalized/sent or without keys for `level`.
+   */
+  prepareForControlFrames(level: EncryptionLevel, tailLossProbe = false): void {
+    if (level === 'oneRtt') this.checkKeyBudget();
+    const keys = this.ctx.sendKeys(level);
+    this.lifecycle.send({ type: 'PrepareForControlFrames', level, keyAvailable: keys !== undefined, tailLossProbe });
+    this.openPacket(level, keys as PacketKeys, tailLossProbe, false, 0);
+  }
+
+  /**
+   * QuicPacketBuilderPrepareForStreamFrames: opens a 1-RTT packet, or a 0-RTT packet when 1-RTT
+   * keys are not available yet (contract §A.5).
+   *
+   * @throws BuilderLifecycleError when not initialized/finalized/sent or without 0-RTT and 1-RTT keys.
+   */
+  prepareForStreamFrames(tailLossProbe = false): void {
+    if (this.ctx.sendKeys('oneRtt') !== undefined) this.checkKeyBudget();
+    const oneRtt = this.ctx.sendKeys('oneRtt');
+    const level = oneRtt !== undefined || this.ctx.role === 'server' ? 'oneRtt' : 'zeroRtt';
+    const keys = oneRtt ?? (level === 'zeroRtt' ? this.ctx.sendKeys('zeroRtt') : undefined);
+    this.lifecycle.send({ type: 'PrepareForStreamFrames', level, keyAvailable: keys !== undefined, tailLossProbe });
+    this.openPacket(level, keys as PacketKeys, tailLossProbe, false, 0);
+  }
+
+  /**
+   * QuicPacketBuilderPrepareForPathMtuDiscovery: opens a 1-RTT packet alone in a new datagram that
+   * is padded to `probeSize` bytes and recorded as an MTU probe (RFC 9000 §14.4, contract §A.4).
+   *
+   * @throws BuilderLifecycleError without 1-RTT keys or before the peer's address is validated;
+   *   RangeError for a probe size below 1200 or above 65527 bytes.
+   */
+  prepareForPathMtuDiscovery(probeSize: number): void {
+    if (!Number.isInteger(probeSize) || probeSize < MIN_INITIAL_DATAGRAM_SIZE || probeSize > 65527) {
+      throw new RangeError(`MTU probe size ${probeSize} is not an integer in 1200..65527`);
+    }
+    if (this.ctx.sendKeys('oneRtt') !== undefined) this.checkKeyBudget();
+    const keys = this.ctx.sendKeys('oneRtt');
+    // SendLimits: the amplification budget is Infinity once the peer's address is validated.
+    const addressValidated = this.ampLeft === Number.POSITIVE_INFINITY;
+    this.lifecycle.send({ type: 'PrepareForPathMtuDiscovery', keyAvailable: keys !== undefined, addressValidated, probeSize });
+    this.openPacket('oneRtt', keys as PacketKeys, false, true, probeSize);
+  }
+
+  /**
+   * QuicPacketBuilderFinalize: seals the open packet — or, when it holds no frame, reverts its
+   * packet number and removes its header (contract §A.6). With `endsDatagram` (implied for a short
+   * header) the datagram is closed after it, padded first as its packets require. With `flush`
+   * every batched datagram is protected and handed over (onPacketSent for its packets, then
+   * onDatagram).
+   *
+   * @throws BuilderLifecycleError when nothing is open and `flush` is false, or outside a flush;
+   *   {@link PacketProtectionFailure} when sealing or header protection fails — the frames of the
+   *   packet and of the rest of its datagram went back to their sources (onLost, in order) and their
+   *   packet numbers are never reused.
+   */
+  finalize(flush: boolean, endsDatagram = false): FinalizeOutcome {
+    const wasOpen = this.packetOpen;
+    const empty = this.lifecycle.facts.frameCount === 0;
+    const ev = this.finalizeEvent;
+    ev.flush = flush;
+    this.lifecycle.send(ev);
+    let outcome: FinalizeOutcome = 'none';
+    if (wasOpen) {
+      if (empty) {
+        this.dropEmptyPacket();
+        outcome = 'empty';
+      } else {
+        this.sealOpenPacket(endsDatagram);
+        outcome = 'sealed';
+      }
+    }
+    if (flush) {
+      this.closeDatagram();
+      this.sendBatch();
+    }
+    return outcome;
+  }
+
+  /**
+   * QuicPacketBuilderCleanup: ends the flush. Allowed only when nothing is unsent (contract §C.2
+   * "Flush Before Cleanup").
+   *
+   * @throws BuilderLifecycleError otherwise.
+   */
+  cleanup(): void {
+    this.lifecycle.send({ type: 'Cleanup' });
+    this.source = null;
+  }
+
+  /**
+   * Brings the builder back to `uninitialized` after a failure, through legal lifecycle events: the
+   * open packet and the open datagram are abandoned (their frames go back to their sources, their
+   * packet numbers are never reused), datagrams already complete are handed over, and the flush is
+   * cleaned up. Never throws.
+   *
+   * @returns an error raised while handing the complete datagrams over, if any.
+   */
+  abort(): Error | undefined {
+    let failure: Error | undefined;
+    const note = (e: unknown): void => {
+      failure ??= e instanceof Error ? e : new Error(String(e));
+    };
+    if (this.packetOpen) {
+      this.packetOpen = false;
+      try {
+        this.returnFrames(this.currentPacketRecord(0), this.owners);
+      } catch (e) {
+        note(e);
+      }
+      try {
+        // The number was never used to seal anything: give it back.
+        this.pnState?.revert(this.pn);
+      } catch (e) {
+        note(e);
+      }
+    }
+    try {
+      this.abandonOpenDatagram();
+    } catch (e) {
+      note(e);
+    }
+    const s = this.lifecycle.state;
+    if (s === 'prepared' || s === 'building' || s === 'finalized') {
+      const ev = this.finalizeEvent;
+      ev.flush = true;
+      this.lifecycle.send(ev); // accepted in these three states
+    }
+    if (this.lifecycle.state === 'sent') {
+      try {
+        this.sendBatch();
+      } catch (e) {
+        note(e);
+      }
+    }
+    const t = this.lifecycle.state;
+    if (t === 'initialized' || t === 'sent') this.lifecycle.send({ type: 'Cleanup' });
+    this.source = null;
+    this.pending = [];
+    this.hpEntries = [];
+    this.dgOpen = false;
+    return failure;
+  }
+
+  // ==============================================================================================
+  // Queries and hooks for the flush
+  // ==============================================================================================
+
+  /**
+   * Sets the source about to write and whether it is congestion-controlled: such sources see at
+   * most the congestion and pacing allowance left (RFC 9002 §7, §7.7), others the datagram's room.
+   */
+  setSource(source: FrameSource | null, congestionControlled: boolean): void {
+    this.source = source;
+    this.congestionControlled = congestionControlled;
+    this.roomEnd = congestionControlled ? Math.min(this.hardEnd, this.packetStart + this.congestionLeft - AEAD_TAG_LENGTH) : this.hardEnd;
+  }
+
+  /**
+   * Adds a PING frame (RFC 9000 §19.2) to make the open packet ack-eliciting: PTO probes and PMTU
+   * probes (RFC 9002 §6.2.4, RFC 9000 §14.4). Returns false when it does not fit (no room, or the
+   * frame cap is reached).
+   */
+  addPing(): boolean {
+    if (!this.packetOpen || this.full || this.hardEnd - this.offset < 1) return false;
+    const saved = this.source;
+    this.setSource(null, false);
+    this.buffer[this.offset] = FrameType.PING;
+    this.commitFrame(1, { kind: 'ping' }, true);
+    this.source = saved;
+    return true;
+  }
+
+  /**
+   * Makes an otherwise empty last packet of a datagram carry the datagram's padding: commits one
+   * PADDING byte (the rest is inserted when it is sealed). Returns false when nothing fits.
+   */
+  addPadding(): boolean {
+    if (!this.packetOpen || this.full || this.hardEnd - this.offset < 1) return false;
+    const saved = this.source;
+    this.setSource(null, false);
+    this.buffer[this.offset] = FrameType.PADDING;
+    this.commitFrame(1, null, false);
+    this.source = saved;
+    return true;
+  }
+
+  /** True while a packet is open (prepared or building). */
+  get isPacketOpen(): boolean {
+    return this.packetOpen;
+  }
+
+  /** Frames committed to the open packet. */
+  get frameCount(): number {
+    return this.lifecycle.facts.frameCount;
+  }
+
+  /** The open packet carries an ack-eliciting frame. */
+  get packetAckEliciting(): boolean {
+    return this.ackEliciting;
+  }
+
+  /** A datagram is open (it may hold sealed packets and take more). */
+  get isDatagramOpen(): boolean {
+    return this.dgOpen;
+  }
+
+  /** Sealed packets in the open datagram. */
+  get datagramPacketCount(): number {
+    return this.dgOpen ? this.dgPackets.length : 0;
+  }
+
+  /** Datagrams not yet handed over: the complete ones and the open one (counted once it holds or is building a packet). */
+  get pendingDatagrams(): number {
+    return this.pending.length + (this.dgOpen && (this.dgPackets.length > 0 || this.packetOpen) ? 1 : 0);
+  }
+
+  /** Datagrams per batch. */
+  get batchLimit(): number {
+    return this.batchDatagrams;
+  }
+
+  /** Bytes the amplification limit still allows this flush (RFC 9000 §8.1). */
+  get amplificationLeft(): number {
+    return this.ampLeft;
+  }
+
+  /** Bytes congestion-controlled packets may still take this flush: min(congestion, pacing) allowance left. */
+  get congestionLeft(): number {
+    return Math.min(this.congestionLeftBytes, this.pacingLeftBytes);
+  }
+
+  /** Which of congestion or pacing allowance is the smaller now. */
+  get congestionLimiter(): 'congestion' | 'pacing' {
+    return this.pacingLeftBytes < this.congestionLeftBytes ? 'pacing' : 'congestion';
+  }
+
+  /** Packets sealed this flush. */
+  get packetCount(): number {
+    return this.packetsBuilt;
+  }
+
+  /** Datagrams completed this flush. */
+  get datagramCount(): number {
+    return this.datagramsBuilt;
+  }
+
+  /** Bytes of datagrams completed this flush. */
+  get byteCount(): number {
+    return this.bytesBuilt;
+  }
+
+  /** Key updates this builder started (RFC 9001 §6). */
+  get keyUpdateCount(): number {
+    return this.keyUpdates;
+  }
+
+  /** Size of the header (up to the packet number) of the next packet at `level`. */
+  headerSize(level: EncryptionLevel): number {
+    const pns = this.ctx.packetNumbers(spaceOf(level));
+    // +1: the next allocation may skip a number first.
+    const pnLength = pns.encodedLength(pns.next + 1);
+    if (level === 'oneRtt') return shortHeaderSize(this.dcid.length, pnLength);
+    return longHeaderSize({
+      type: level === 'zeroRtt' ? 'zeroRtt' : level,
+      dcidLength: this.dcid.length,
+      scidLength: this.scid.length,
+      tokenLength: level === 'initial' ? this.token.length : 0,
+      pnLength,
+      lengthFieldSize: this.lengthFieldFor(this.dgOpen ? this.dgCapacity : this.newDatagramCapacity()),
+    });
+  }
+
+  /** Capacity of a new datagram now: min(max datagram size, amplification budget left). */
+  newDatagramCapacity(): number {
+    return Math.min(this.maxDatagram, this.ampLeft);
+  }
+
+  /**
+   * Bytes a packet at `level` could use if prepared now: in the open datagram, or in a new one when
+   * none is open (or the open one is closed by the next Prepare because too little is left).
+   */
+  spaceForPacket(level: EncryptionLevel): { coalesced: boolean; payloadRoom: number } {
+    const header = this.headerSize(level);
+    if (this.dgOpen && this.dgPackets.length > 0) {
+      const room = this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH;
+      if (room >= MIN_PACKET_PAYLOAD_ROOM) return { coalesced: true, payloadRoom: room };
+    }
+    return { coalesced: false, payloadRoom: this.newDatagramCapacity() - header - AEAD_TAG_LENGTH };
+  }
+
+  /**
+   * Bytes left in the open datagram if the open packet were sealed now without datagram padding
+   * (header-protection sample padding included).
+   */
+  datagramRoomAfterPacket(): number {
+    if (!this.packetOpen) return this.dgOpen ? this.dgCapacity - (this.dgEnd - this.dgStart) : 0;
+    const payloadEnd = Math.max(this.offset, this.pnOffset + MIN_PN_AND_PAYLOAD_LENGTH, this.probeMinimumEnd());
+    return this.dgCapacity - (payloadEnd + AEAD_TAG_LENGTH - this.dgStart);
+  }
+
+  /** True when the open datagram (with the open packet) is shorter than its padding rules require. */
+  datagramNeedsPadding(): boolean {
+    if (!this.dgOpen) return false;
+    const length = (this.packetOpen ? this.offset + AEAD_TAG_LENGTH : this.dgEnd) - this.dgStart;
+    return length < this.datagramPaddingTarget();
+  }
+
+  /** Attaches the inspector mirror (see `inspect.ts`). */
+  attachMirror(actor: AnyActorRef): void {
+    this.lifecycle.attachMirror(actor);
+  }
+
+  /** Detaches the inspector mirror. */
+  detachMirror(): void {
+    this.lifecycle.detachMirror();
+  }
+
+  /**
+   * Closes the open datagram without adding to it (the next packet starts a new one).
+   *
+   * @throws QuicError(INTERNAL_ERROR) when its padding rules are not met yet: the flush must end a
+   *   datagram with a packet finalized with `endsDatagram`.
+   */
+  closeDatagram(): void {
+    if (!this.dgOpen || this.packetOpen) return;
+    this.dgOpen = false;
+    if (this.dgPackets.length === 0) return;
+    const length = this.dgEnd - this.dgStart;
+    if (length < this.datagramPaddingTarget()) {
+      // A sealed packet cannot take padding any more; hand the frames back rather than send a
+      // datagram that breaks RFC 9000 §14.1.
+      this.dgOpen = true;
+      this.abandonOpenDatagram();
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `datagram of ${length} bytes closed below its padding target`);
+    }
+    this.pending.push({ buf: this.buffer, start: this.dgStart, end: this.dgEnd, packets: this.dgPackets });
+    this.dgPackets = [];
+    this.arenaPos = this.dgEnd;
+    this.ampLeft -= length;
+    this.datagramsBuilt += 1;
+    this.bytesBuilt += length;
+  }
+
+  // ==============================================================================================
+  // Internals
+  // ==============================================================================================
+
+  private lengthFieldFor(capacity: number): LengthFieldSize {
+    // RFC 9000 §16: a 2-byte varint holds Length values up to 16383.
+    return capacity <= 0x3fff ? 2 : 4;
+  }
+
+  /** Key phase rollover (contract §E, RFC 9001 §6): before a 1-RTT packet, update keys once the budget is spent. */
+  private checkKeyBudget(): void {
+    const ctx = this.ctx;
+    const keys = ctx.sendKeys('oneRtt');
+    if (keys === undefined) return;
+    if (keys !== this.keyGeneration) {
+      this.keyGeneration = keys;
+      this.packetsOnKey = 0;
+      this.bytesOnKey = 0;
+    }
+    const confidentiality = AEAD_LIMITS[keys.algorithm].confidentiality;
+    const budget = ctx.keyUpdateBudget;
+    const maxPackets = budget?.packets ?? Math.floor(confidentiality * DEFAULT_KEY_UPDATE_FRACTION);
+    const maxBytes = budget?.bytes ?? Number.POSITIVE_INFINITY;
+    if (this.packetsOnKey < maxPackets && this.bytesOnKey < maxBytes) return;
+    if (ctx.canUpdateKeys()) {
+      ctx.updateKeys();
+      this.keyUpdates += 1;
+      this.keyGeneration = ctx.sendKeys('oneRtt');
+      this.packetsOnKey = 0;
+      this.bytesOnKey = 0;
+      return;
+    }
+    // RFC 9001 §6.6: never exceed the confidentiality limit; with no update possible the
+    // connection must stop (AEAD_LIMIT_REACHED is the recommended close).
+    if (this.packetsOnKey >= confidentiality) {
+      throw new QuicError(TransportErrorCode.AEAD_LIMIT_REACHED, `1-RTT key used for ${this.packetsOnKey} packets, the ${keys.algorithm} confidentiality limit, and no key update is possible`);
+    }
+  }
+
+  private openPacket(level: EncryptionLevel, keys: PacketKeys, tailLossProbe: boolean, mtuProbe: boolean, probeSize: number): void {
+    const ctx = this.ctx;
+    const space = spaceOf(level);
+    const pnState = ctx.packetNumbers(space);
+    const header = this.headerSize(level);
+    if (mtuProbe) {
+      this.closeDatagram();
+      this.openDatagram(probeSize);
+    } else if (!(this.dgOpen && this.dgPackets.length > 0 && this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH >= MIN_PACKET_PAYLOAD_ROOM)) {
+      // RFC 9000 §12.2: coalesce while room remains; else a new datagram.
+      this.closeDatagram();
+      this.openDatagram(this.newDatagramCapacity());
+    }
+    const pn = pnState.allocate();
+    const pnLength = pnState.encodedLength(pn);
+    const buf = this.buffer;
+    const start = this.dgEnd;
+    const grease = ctx.fixedBitGreasing?.(level) === true && ctx.random.nextInt(2) === 0;
+    this.level = level;
+    this.space = space;
+    this.pnState = pnState;
+    this.keys = keys;
+    this.pn = pn;
+    this.pnLength = pnLength;
+    this.packetStart = start;
+    this.tailLossProbe = tailLossProbe;
+    this.mtuProbe = mtuProbe;
+    this.frames = [];
+    this.owners = [];
+    this.ackEliciting = false;
+    this.padded = false;
+    try {
+      if (level === 'oneRtt') {
+        this.longHeader = false;
+        this.keyPhaseBit = ctx.keyPhase();
+        const layout = writeShortHeader(buf, start, {
+          dcid: this.dcid,
+          spinBit: ctx.spinBit?.() ?? 0,
+          keyPhase: this.keyPhaseBit,
+          packetNumber: pn,
+          pnLength,
+          greaseFixedBit: grease,
+        });
+        this.pnOffset = layout.pnOffset;
+        this.payloadStart = layout.payloadOffset;
+      } else {
+        this.longHeader = true;
+        this.keyPhaseBit = 0;
+        this.lengthFieldSize = this.lengthFieldFor(this.dgCapacity);
+        const layout = writeLongHeader(buf, start, {
+          type: level,
+          version: this.version,
+          dcid: this.dcid,
+          scid: this.scid,
+          token: level === 'initial' ? this.token : undefined,
+          packetNumber: pn,
+          pnLength,
+          lengthFieldSize: this.lengthFieldSize,
+          greaseFixedBit: grease,
+        });
+        this.lengthOffset = layout.lengthOffset;
+        this.pnOffset = layout.pnOffset;
+        this.payloadStart = layout.payloadOffset;
+      }
+    } catch (e) {
+      pnState.revert(pn);
+      throw e;
+    }
+    this.offset = this.payloadStart;
+    this.hardEnd = this.dgStart + this.dgCapacity - AEAD_TAG_LENGTH;
+    this.roomEnd = this.hardEnd;
+    this.buffer = buf;
+    this.packetOpen = true;
+    if (level === 'initial') this.dgHasInitial = true;
+    if (tailLossProbe && this.longHeader) this.dgLongProbe = true;
+    if (mtuProbe) this.dgMtuProbe = true;
+  }
+
+  private openDatagram(capacity: number): void {
+    if (this.buffer.length - this.arenaPos < capacity) {
+      // A fresh buffer: datagrams already handed over keep theirs (they are never written again).
+      this.buffer = new Uint8Array(Math.max(capacity, this.maxDatagram) * this.batchDatagrams);
+      this.arenaPos = 0;
+    }
+    this.dgOpen = true;
+    this.dgStart = this.arenaPos;
+    this.dgEnd = this.arenaPos;
+    this.dgCapacity = capacity;
+    this.dgPackets = [];
+    this.dgHasInitial = false;
+    this.dgInitialAckEliciting = false;
+    this.dgLongProbe = false;
+    this.dgMtuProbe = false;
+  }
+
+  /** The datagram length its packets require (RFC 9000 §14.1, §14.4; contract §E padding), capped at its capacity. */
+  private datagramPaddingTarget(): number {
+    let target = 0;
+    if (this.dgMtuProbe || this.dgLongProbe) target = this.dgCapacity;
+    else if (this.dgHasInitial) {
+      // RFC 9000 §14.1: a client pads every datagram carrying an Initial packet to 1200 bytes; a
+      // server those carrying an ack-eliciting Initial packet (within its amplification budget,
+      // which already caps the capacity).
+      const ackEliciting = this.dgInitialAckEliciting || (this.packetOpen && this.level === 'initial' && this.ackEliciting);
+      if (this.ctx.role === 'client' || ackEliciting) target = MIN_INITIAL_DATAGRAM_SIZE;
+    }
+    return Math.min(target, this.dgCapacity);
+  }
+
+  /** The payload end a short-header tail-loss probe needs (RFC 9000 §10.3), or 0. */
+  private probeMinimumEnd(): number {
+    if (!this.tailLossProbe || this.longHeader) return 0;
+    return this.packetStart + this.scid.length + STATELESS_RESET_PADDING - AEAD_TAG_LENGTH;
+  }
+
+  private dropEmptyPacket(): void {
+    // contract §A.6: "If no frames in packet: reverts packet number, removes header".
+    this.pnState?.revert(this.pn);
+    this.packetOpen = false;
+    this.offset = this.dgEnd;
+    this.roomEnd = this.hardEnd = this.dgEnd;
+    if (this.dgPackets.length === 0) this.dgOpen = false;
+  }
+
+  private currentPacketRecord(size: number): SentPacket {
+    return {
+      packetNumber: this.pn,
+      space: this.space,
+      level: this.level,
+      size,
+      ackEliciting: this.ackEliciting,
+      inFlight: this.ackEliciting || this.padded,
+      timeSent: this.now,
+      frames: this.frames,
+      isMtuProbe: this.mtuProbe,
+      keyPhase: this.keyPhaseBit,
+      sources: this.owners,
+    };
+  }
+
+  private sealOpenPacket(endsDatagram: boolean): void {
+    const buf = this.buffer;
+    const ends = endsDatagram || !this.longHeader || this.mtuProbe;
+    if (this.level === 'initial' && this.ackEliciting) this.dgInitialAckEliciting = true;
+    // Padding: the datagram's target when this packet ends it; the probe minimum; and
+    // RFC 9001 §5.4.2: packet number + payload ≥ 4 bytes for the header-protection sample.
+    let needEnd = this.pnOffset + MIN_PN_AND_PAYLOAD_LENGTH;
+    if (ends) needEnd = Math.max(needEnd, this.dgStart + this.datagramPaddingTarget() - AEAD_TAG_LENGTH);
+    needEnd = Math.max(needEnd, this.probeMinimumEnd());
+    if (needEnd > this.hardEnd) needEnd = this.hardEnd;
+    const payloadEnd0 = this.offset;
+    if (payloadEnd0 < needEnd) {
+      // PADDING frames (RFC 9000 §19.1) go first, before the frames written, so that a last frame
+      // without a Length field (STREAM, DATAGRAM) still runs to the end of the packet.
+      const pad = needEnd - payloadEnd0;
+      buf.copyWithin(this.payloadStart + pad, this.payloadStart, payloadEnd0);
+      buf.fill(0, this.payloadStart, this.payloadStart + pad);
+      this.offset = needEnd;
+      this.padded = true;
+    }
+    const payloadEnd = this.offset;
+    let packetEnd: number;
+    try {
+      if (this.longHeader) {
+        // RFC 9000 §17.2: Length = packet number + payload + AEAD tag.
+        setLongHeaderLength(buf, this.lengthOffset, this.lengthFieldSize, this.pnLength + (payloadEnd - this.payloadStart) + AEAD_TAG_LENGTH);
+      }
+      packetEnd = sealPacket(this.keys as PacketKeys, buf, this.packetStart, this.pnOffset, this.pnLength, this.pn, payloadEnd);
+      // contract §E: long headers are protected at once (their keys differ per level).
+      if (this.longHeader) applyHeaderProtection((this.keys as PacketKeys).hp, buf, this.packetStart, this.pnOffset, this.pnLength);
+    } catch (e) {
+      this.failOpenPacket(e);
+    }
+    if (!this.longHeader) {
+      this.hpEntries.push({ buf, hp: (this.keys as PacketKeys).hp, packetStart: this.packetStart, pnOffset: this.pnOffset, pnLength: this.pnLength });
+    }
+    const size = packetEnd - this.packetStart;
+    const record = this.currentPacketRecord(size);
+    this.packetOpen = false;
+    this.dgPackets.push(record);
+    this.dgEnd = packetEnd;
+    this.offset = packetEnd;
+    this.roomEnd = this.hardEnd = packetEnd;
+    this.packetsBuilt += 1;
+    if (record.inFlight) {
+      this.congestionLeftBytes -= size;
+      this.pacingLeftBytes -= size;
+    }
+    if (this.level === 'oneRtt') {
+      this.packetsOnKey += 1;
+      this.bytesOnKey += size;
+    }
+    if (ends) this.closeDatagram();
+  }
+
+  /** Seal or header protection of the open packet failed: give back its frames and those of its datagram. */
+  private failOpenPacket(cause: unknown): never {
+    const failed = this.currentPacketRecord(0);
+    const level = this.level;
+    const pn = this.pn;
+    const pnState = this.pnState as PacketNumberState;
+    this.packetOpen = false;
+    this.abandonOpenDatagram();
+    this.returnFrames(failed, this.owners);
+    // The number may have reached the AEAD: never reuse it (it is remembered as never sent).
+    pnState.abandon(pn);
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new PacketProtectionFailure(level, `sealing the ${level} packet ${pn} failed: ${reason}`, cause);
+  }
+
+  /** Drops the open datagram's sealed packets: frames back to their sources (in order), numbers never reused. */
+  private abandonOpenDatagram(): void {
+    if (!this.dgOpen) return;
+    const packets = this.dgPackets;
+    this.dgPackets = [];
+    this.dgOpen = false;
+    // Short-header packets end their datagram, so none of the open datagram is in the HP batch.
+    for (const p of packets) {
+      this.undoAccounting(p);
+      this.ctx.packetNumbers(p.space).abandon(p.packetNumber);
+      this.returnFrames(p, p.sources ?? []);
+    }
+  }
+
+  private undoAccounting(p: SentPacket): void {
+    this.packetsBuilt -= 1;
+    if (p.inFlight) {
+      this.congestionLeftBytes += p.size;
+      this.pacingLeftBytes += p.size;
+    }
+  }
+
+  /** contract §E / architecture principle 4: a packet that is not sent gives its frames back, in order. */
+  private returnFrames(packet: SentPacket, owners: readonly (FrameSource | null)[]): void {
+    const frames = packet.frames;
+    for (let i = 0; i < frames.length; i++) owners[i]?.onLost?.(frames[i], packet);
+  }
+
+  /** Applies the batched header protection and hands every pending datagram over, in order. */
+  private sendBatch(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    const entries = this.hpEntries;
+    this.pending = [];
+    this.hpEntries = [];
+    try {
+      // contract §E: one mask computation per run of short headers sharing a buffer and key.
+      let i = 0;
+      while (i < entries.length) {
+        let j = i + 1;
+        while (j < entries.length && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
+        if (j - i === 1) applyHeaderProtection(entries[i].hp, entries[i].buf, entries[i].packetStart, entries[i].pnOffset, entries[i].pnLength);
+        else applyHeaderProtectionBatch(entries[i].hp, entries[i].buf, entries.slice(i, j));
+        i = j;
+      }
+    } catch (e) {
+      for (const dg of pending) {
+        for (const p of dg.packets) {
+          this.ctx.packetNumbers(p.space).abandon(p.packetNumber);
+          this.returnFrames(p, p.sources ?? []);
+        }
+      }
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new PacketProtectionFailure('oneRtt', `header protection failed: ${reason}`, e);
+    }
+    const ctx = this.ctx;
+    let d = 0;
+    try {
+      for (; d < pending.length; d++) {
+        const dg = pending[d];
+        for (const p of dg.packets) ctx.onPacketSent(p);
+        ctx.onDatagram(dg.buf.subarray(dg.start, dg.end));
+      }
+    } catch (e) {
+      // A sink threw: the datagrams not handed over give their frames back (their packets were not reported).
+      for (let k = d + 1; k < pending.length; k++) {
+        for (const p of pending[k].packets) {
+          this.ctx.packetNumbers(p.space).abandon(p.packetNumber);
+          this.returnFrames(p, p.sources ?? []);
+        }
+      }
+      throw e;
+    }
+  }
+}
