@@ -228,7 +228,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('frame' as const),
       bidi: fc.boolean(),
-      index: fc.integer({ min: 0, max: 60 }),
+      index: fc.integer({ min: 0, max: 24 }),
       frame: fc.constantFrom<StreamFrameKind>('stream', 'resetStream', 'streamDataBlocked', 'maxStreamData', 'stopSending'),
     }),
   },
