@@ -2,11 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ControlQueue, type ControlFrame } from '../../src/transport/control-queue.js';
 import { ControlSource } from '../../src/transport/sources/control-source.js';
+import type { Frame } from '../../src/wire/frames/types.js';
 import { ackPacket, losePacket, writeOne } from '../support/outbound-harness.js';
 
 const retire = (n: number): ControlFrame => ({ kind: 'retireConnectionId', sequenceNumber: n });
-const seqs = (frames: { kind: string }[]): number[] =>
-  frames.map((f) => (f.kind === 'retireConnectionId' ? (f as { sequenceNumber: number }).sequenceNumber : -1));
+const seqs = (frames: Frame[]): number[] => frames.map((f) => (f.kind === 'retireConnectionId' ? f.sequenceNumber : -1));
 
 test('control frames are written first in, first out, as many as fit the room', () => {
   const q = new ControlQueue();
