@@ -3,8 +3,11 @@
  *
  * Receive side: the limits we advertise (initial transport parameters, then MAX_DATA,
  * MAX_STREAM_DATA and MAX_STREAMS) grow as the application reads and as peer streams close, and a
- * peer exceeding them is a connection error (FLOW_CONTROL_ERROR, STREAM_LIMIT_ERROR) found by
- * pure checks the connection calls before accepting a frame.
+ * peer exceeding the data limits is a FLOW_CONTROL_ERROR found by a pure check the connection
+ * calls before accepting a frame. Stream *counts* are kept by the connection's
+ * {@link StreamIdSpace} (`stream-id.ts`, which also refuses streams beyond the limit with
+ * STREAM_LIMIT_ERROR); this controller turns its credit into MAX_STREAMS and STREAMS_BLOCKED
+ * frames.
  *
  * Send side: the credit the peer grants is consumed by *new* stream data only — data sent again
  * consumes nothing (RFC 9000 §4.1) — and when data waits for credit, DATA_BLOCKED,
@@ -29,6 +32,7 @@ import type {
 } from '../wire/frames/types.js';
 import type { TransportParameters } from '../wire/transport-parameters.js';
 import { MAX_SAFE_VARINT } from '../wire/varint.js';
+import { isBidirectionalStream, isLocallyInitiated, StreamIdSpace } from './stream-id.js';
 
 /** The transport parameters that set flow control and stream limits (RFC 9000 §18.2). */
 export type FlowControlParameters = Pick<
@@ -41,31 +45,8 @@ export type FlowControlParameters = Pick<
   | 'initialMaxStreamsUni'
 >;
 
-/** Largest stream count a MAX_STREAMS frame may carry, 2^60 (RFC 9000 §4.6), as a number. */
-const MAX_STREAM_COUNT = 2 ** 60;
-
 /** By default a window update is sent once the application has read half of the window. */
 export const DEFAULT_WINDOW_UPDATE_FRACTION = 0.5;
-
-/** True for a bidirectional stream ID (RFC 9000 §2.1: bit 0x02 clear). */
-export function isBidirectionalStream(streamId: number): boolean {
-  return Math.floor(streamId / 2) % 2 === 0;
-}
-
-/** True when the stream was initiated by the server (RFC 9000 §2.1: bit 0x01 set). */
-export function isServerInitiatedStream(streamId: number): boolean {
-  return streamId % 2 === 1;
-}
-
-/** The index of a stream among the streams of its type: `streamId >> 2` (RFC 9000 §2.1). */
-export function streamIndex(streamId: number): number {
-  return Math.floor(streamId / 4);
-}
-
-/** The stream ID of the `index`-th stream of a type (RFC 9000 §2.1). */
-export function streamIdOf(index: number, bidirectional: boolean, serverInitiated: boolean): number {
-  return index * 4 + (bidirectional ? 0 : 2) + (serverInitiated ? 1 : 0);
-}
 
 /**
  * Send-side credit granted by the peer: MAX_DATA for the connection, MAX_STREAM_DATA for a stream
@@ -254,54 +235,6 @@ export class ReceiveWindow {
   }
 }
 
-/** The stream limit we advertise for one stream type (RFC 9000 §4.6): grows as peer streams close. */
-class IncomingStreamLimit {
-  advertised: number;
-  private closed = 0;
-  private readonly initial: number;
-  private readonly threshold: number;
-
-  constructor(initial: number, fraction: number) {
-    this.initial = initial;
-    this.advertised = initial;
-    this.threshold = Math.max(1, Math.floor(initial * fraction));
-  }
-
-  /** The limit to advertise now: closed streams are replaced one for one. */
-  nextLimit(): number {
-    return Math.min(MAX_STREAM_COUNT, this.closed + this.initial);
-  }
-
-  /** Counts a closed peer stream; true when enough credit accumulated for a MAX_STREAMS. */
-  onClosed(): boolean {
-    this.closed++;
-    return this.nextLimit() - this.advertised >= this.threshold;
-  }
-}
-
-/** The stream limit the peer grants us for one stream type (RFC 9000 §4.6). */
-class OutgoingStreamLimit {
-  limit: number;
-  opened = 0;
-  private blockedReportedAt: number | undefined;
-
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-
-  raise(limit: number): boolean {
-    if (!(limit > this.limit)) return false;
-    this.limit = Math.min(limit, MAX_STREAM_COUNT);
-    return true;
-  }
-
-  takeBlockedSignal(): boolean {
-    if (this.opened < this.limit || this.blockedReportedAt === this.limit) return false;
-    this.blockedReportedAt = this.limit;
-    return true;
-  }
-}
-
 /** Per-stream flow control state. */
 interface StreamFlow {
   /** Receive window; undefined for a stream we only send on. */
@@ -338,6 +271,12 @@ export interface FlowControllerOptions {
   };
   /** Fraction of a window consumed before an update is sent; defaults to 1/2. */
   readonly updateFraction?: number;
+  /**
+   * The connection's stream ID space, whose stream limits MAX_STREAMS and STREAMS_BLOCKED report.
+   * Defaults to one built from `local` (the peer may keep initial_max_streams_* streams open) and
+   * `peer`.
+   */
+  readonly streamIds?: StreamIdSpace;
 }
 
 const NO_LIMITS: FlowControlParameters = Object.freeze({
@@ -357,7 +296,7 @@ const NO_LIMITS: FlowControlParameters = Object.freeze({
  * and {@link streamLimitRaised$} announce credit so blocked senders can resume.
  */
 export class FlowController {
-  private readonly isServer: boolean;
+  private readonly role: 'client' | 'server';
   private readonly local: FlowControlParameters;
   private peer: FlowControlParameters;
   private readonly fraction: number;
@@ -366,8 +305,10 @@ export class FlowController {
   private readonly connRecv: ReceiveWindow;
   private readonly connSend: SendCredit;
   private readonly streams = new Map<number, StreamFlow>();
-  private readonly incoming: { bidi: IncomingStreamLimit; uni: IncomingStreamLimit };
-  private readonly outgoing: { bidi: OutgoingStreamLimit; uni: OutgoingStreamLimit };
+  /** Stream counts and limits in both directions (RFC 9000 §4.6). */
+  readonly streamIds: StreamIdSpace;
+  /** The limit at which STREAMS_BLOCKED was last queued, per type (once per limit value). */
+  private readonly streamsBlockedReportedAt: { bidi: number | undefined; uni: number | undefined } = { bidi: undefined, uni: undefined };
 
   // Pending frames (information, not bytes): written with current values at flush time.
   private maxDataPending = false;
@@ -380,6 +321,7 @@ export class FlowController {
   private readonly sentValues = new WeakMap<SentFrame, number>();
   private maxDataAcked = 0;
   private readonly maxStreamsAcked = { bidi: 0, uni: 0 };
+
 
   private readonly pending = new Subject<void>();
   private readonly creditRaised = new Subject<number | undefined>();
@@ -394,7 +336,7 @@ export class FlowController {
 
   /** Creates the flow control state of a new connection. */
   constructor(options: FlowControllerOptions) {
-    this.isServer = options.role === 'server';
+    this.role = options.role;
     this.local = options.local;
     this.peer = options.peer ?? NO_LIMITS;
     this.fraction = options.updateFraction ?? DEFAULT_WINDOW_UPDATE_FRACTION;
@@ -405,14 +347,15 @@ export class FlowController {
       updateFraction: this.fraction,
     });
     this.connSend = new SendCredit(this.peer.initialMaxData);
-    this.incoming = {
-      bidi: new IncomingStreamLimit(this.local.initialMaxStreamsBidi, this.fraction),
-      uni: new IncomingStreamLimit(this.local.initialMaxStreamsUni, this.fraction),
-    };
-    this.outgoing = {
-      bidi: new OutgoingStreamLimit(this.peer.initialMaxStreamsBidi),
-      uni: new OutgoingStreamLimit(this.peer.initialMaxStreamsUni),
-    };
+    this.streamIds =
+      options.streamIds ??
+      new StreamIdSpace({
+        role: options.role,
+        maxConcurrentPeerBidiStreams: this.local.initialMaxStreamsBidi,
+        maxConcurrentPeerUniStreams: this.local.initialMaxStreamsUni,
+        peerMaxStreamsBidi: this.peer.initialMaxStreamsBidi,
+        peerMaxStreamsUni: this.peer.initialMaxStreamsUni,
+      });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -421,13 +364,14 @@ export class FlowController {
 
   /** True when `streamId` was initiated by this endpoint. */
   isLocalStream(streamId: number): boolean {
-    return isServerInitiatedStream(streamId) === this.isServer;
+    return isLocallyInitiated(streamId, this.role);
   }
 
   /**
    * Creates the flow control state of a stream, with the initial limits of its type
    * (RFC 9000 §18.2): a receive window unless we initiated a unidirectional stream, send credit
-   * unless the peer did. Idempotent.
+   * unless the peer did. Idempotent. Call it for each peer stream `StreamIdSpace.classify` opens;
+   * {@link openLocalStream} calls it for ours.
    */
   addStream(streamId: number): void {
     if (this.streams.has(streamId)) return;
@@ -469,19 +413,6 @@ export class FlowController {
   // -------------------------------------------------------------------------------------------
   // Receive side
   // -------------------------------------------------------------------------------------------
-
-  /**
-   * Pure check of a peer-initiated stream ID against the limit we advertised (RFC 9000 §4.6).
-   *
-   * @throws QuicError(STREAM_LIMIT_ERROR) when the stream lies beyond it.
-   */
-  checkPeerStream(streamId: number, frameType?: number): void {
-    if (this.isLocalStream(streamId)) return;
-    const limit = (isBidirectionalStream(streamId) ? this.incoming.bidi : this.incoming.uni).advertised;
-    if (streamIndex(streamId) >= limit) {
-      throw new QuicError(TransportErrorCode.STREAM_LIMIT_ERROR, `stream ${streamId} exceeds the limit of ${limit} streams`, { frameType });
-    }
-  }
 
   /**
    * Pure check of stream data ending at `end` (offset + length, or a final size) against the
@@ -578,15 +509,29 @@ export class FlowController {
   }
 
   /**
-   * A peer-initiated stream is closed in both directions and its state forgotten: the peer may
-   * open one more stream of its type, advertised with MAX_STREAMS once enough accumulate
-   * (RFC 9000 §4.6).
+   * A stream is closed in both directions and forgotten: it is closed in the {@link streamIds}
+   * space, its flow control state is removed and, for a peer stream, the credit freed is advertised
+   * with MAX_STREAMS once enough accumulates (RFC 9000 §4.6, `StreamIdSpace.takeMaxStreamsUpdate`).
    */
-  onPeerStreamClosed(streamId: number): void {
-    if (this.isLocalStream(streamId)) return;
-    const bidi = isBidirectionalStream(streamId);
-    const key = bidi ? 'bidi' : 'uni';
-    if (this.incoming[key].onClosed() && !this.maxStreamsPending[key]) {
+  onStreamClosed(streamId: number): void {
+    this.removeStream(streamId);
+    this.streamIds.streamClosed(streamId);
+    if (!this.isLocalStream(streamId)) this.grantStreams(isBidirectionalStream(streamId));
+  }
+
+  /**
+   * The peer reported STREAMS_BLOCKED: freed credit is advertised at once, below the usual
+   * threshold (RFC 9000 §4.6; `StreamIdSpace.onStreamsBlocked`).
+   */
+  onPeerStreamsBlocked(bidirectional: boolean, limit: number): void {
+    this.streamIds.onStreamsBlocked(bidirectional, limit);
+    this.grantStreams(bidirectional);
+  }
+
+  private grantStreams(bidirectional: boolean): void {
+    if (this.streamIds.takeMaxStreamsUpdate(bidirectional) === undefined) return;
+    const key = bidirectional ? 'bidi' : 'uni';
+    if (!this.maxStreamsPending[key]) {
       this.maxStreamsPending[key] = true;
       this.pending.next();
     }
@@ -600,11 +545,6 @@ export class FlowController {
   /** A stream's receive window, undefined for a send-only or unknown stream. */
   streamReceiveWindow(streamId: number): ReceiveWindow | undefined {
     return this.streams.get(streamId)?.recv;
-  }
-
-  /** The MAX_STREAMS limit we advertised for peer streams of a type. */
-  peerStreamLimit(bidirectional: boolean): number {
-    return (bidirectional ? this.incoming.bidi : this.incoming.uni).advertised;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -649,9 +589,8 @@ export class FlowController {
 
   /** A MAX_STREAMS frame from the peer (RFC 9000 §19.11): smaller values are ignored. */
   onMaxStreams(bidirectional: boolean, maximum: number): void {
-    const key = bidirectional ? 'bidi' : 'uni';
-    if (!this.outgoing[key].raise(maximum)) return;
-    this.streamsBlockedPending[key] = undefined;
+    if (!this.streamIds.onMaxStreams(bidirectional, maximum)) return;
+    this.streamsBlockedPending[bidirectional ? 'bidi' : 'uni'] = undefined;
     this.limitRaised.next(bidirectional);
   }
 
@@ -704,28 +643,23 @@ export class FlowController {
 
   /**
    * Opens the next locally initiated stream of a type if the peer's limit allows (RFC 9000
-   * §4.6) and returns its ID; otherwise queues STREAMS_BLOCKED (once per limit) and returns
-   * undefined — wait for {@link streamLimitRaised$}.
+   * §4.6), creates its flow control state and returns its ID; otherwise queues STREAMS_BLOCKED
+   * (once per limit value) and returns undefined — wait for {@link streamLimitRaised$}.
    */
   openLocalStream(bidirectional: boolean): number | undefined {
-    const key = bidirectional ? 'bidi' : 'uni';
-    const out = this.outgoing[key];
-    if (out.opened < out.limit) {
-      const id = streamIdOf(out.opened++, bidirectional, this.isServer);
+    const id = this.streamIds.openLocal(bidirectional);
+    if (id !== undefined) {
       this.addStream(id);
       return id;
     }
-    if (out.takeBlockedSignal()) {
-      this.streamsBlockedPending[key] = out.limit;
+    const key = bidirectional ? 'bidi' : 'uni';
+    const limit = this.streamIds.streamsBlocked(bidirectional);
+    if (limit !== undefined && this.streamsBlockedReportedAt[key] !== limit) {
+      this.streamsBlockedReportedAt[key] = limit;
+      this.streamsBlockedPending[key] = limit;
       this.pending.next();
     }
     return undefined;
-  }
-
-  /** How many more streams of a type the peer lets us open now. */
-  localStreamsAvailable(bidirectional: boolean): number {
-    const out = bidirectional ? this.outgoing.bidi : this.outgoing.uni;
-    return Math.max(0, out.limit - out.opened);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -755,7 +689,7 @@ export class FlowController {
     if (this.maxDataPending) return { kind: 'maxData', maximum: this.connRecv.nextLimit() };
     for (const bidirectional of [true, false]) {
       const key = bidirectional ? 'bidi' : 'uni';
-      if (this.maxStreamsPending[key]) return { kind: 'maxStreams', bidirectional, maximum: this.incoming[key].nextLimit() };
+      if (this.maxStreamsPending[key]) return { kind: 'maxStreams', bidirectional, maximum: this.streamIds.peerLimit(bidirectional) };
     }
     for (const streamId of this.maxStreamDataPending) {
       const recv = this.streams.get(streamId)?.recv;
@@ -807,12 +741,10 @@ export class FlowController {
         this.maxDataPending = false;
         this.connRecv.onAdvertised(frame.maximum);
         break;
-      case 'maxStreams': {
-        const key = frame.bidirectional ? 'bidi' : 'uni';
-        this.maxStreamsPending[key] = false;
-        if (frame.maximum > this.incoming[key].advertised) this.incoming[key].advertised = frame.maximum;
+      case 'maxStreams':
+        // The limit is enforced from the moment it was granted (StreamIdSpace.takeMaxStreamsUpdate).
+        this.maxStreamsPending[frame.bidirectional ? 'bidi' : 'uni'] = false;
         break;
-      }
       case 'maxStreamData':
         this.maxStreamDataPending.delete(frame.streamId);
         this.streams.get(frame.streamId)?.recv?.onAdvertised(frame.maximum);
@@ -854,7 +786,7 @@ export class FlowController {
         break;
       case 'maxStreams': {
         const key = frame.bidirectional ? 'bidi' : 'uni';
-        if (!this.maxStreamsPending[key] && this.maxStreamsAcked[key] < this.incoming[key].advertised) {
+        if (!this.maxStreamsPending[key] && this.maxStreamsAcked[key] < this.streamIds.peerLimit(frame.bidirectional)) {
           queued = this.maxStreamsPending[key] = true;
         }
         break;
@@ -875,8 +807,7 @@ export class FlowController {
         break;
       case 'streamsBlocked': {
         const key = frame.bidirectional ? 'bidi' : 'uni';
-        const out = this.outgoing[key];
-        if (this.streamsBlockedPending[key] === undefined && out.limit === frame.limit && out.opened >= out.limit) {
+        if (this.streamsBlockedPending[key] === undefined && this.streamIds.streamsBlocked(frame.bidirectional) === frame.limit) {
           this.streamsBlockedPending[key] = frame.limit;
           queued = true;
         }

@@ -158,19 +158,36 @@ test('STREAM_DATA_BLOCKED carries the stream limit and is relevant only while bl
   assert.not.ok(fc.hasPendingFrames);
 });
 
-test('peer streams beyond the advertised limit are STREAM_LIMIT_ERROR; closing streams earns MAX_STREAMS', () => {
+test('closing peer streams earns MAX_STREAMS with the stream ID space\'s new limit, enforced at once', () => {
   const fc = new FlowController({ role: 'server', local: params({ initialMaxStreamsBidi: 4 }) });
   const src = new FlowControlSource(fc);
-  fc.checkPeerStream(12); // client bidi index 3
-  throwsCode(() => fc.checkPeerStream(16), TransportErrorCode.STREAM_LIMIT_ERROR);
-  fc.checkPeerStream(1); // our own stream: not limited here
-  fc.onPeerStreamClosed(0);
+  const ids = fc.streamIds;
+  for (const id of [0, 4, 8, 12]) {
+    ids.classify(id, 'stream');
+    fc.addStream(id);
+  }
+  throwsCode(() => ids.classify(16, 'stream'), TransportErrorCode.STREAM_LIMIT_ERROR);
+  fc.onStreamClosed(0);
   assert.not.ok(fc.hasPendingFrames, 'one closed stream is below the threshold (half of 4)');
-  fc.onPeerStreamClosed(4);
-  const { frames } = flush(src);
+  assert.not.ok(fc.hasStream(0));
+  fc.onStreamClosed(4);
+  const { frames, w } = flush(src);
   assert.equal(frames, [{ kind: 'maxStreams', bidirectional: true, maximum: 6 }]);
-  fc.checkPeerStream(20);
-  throwsCode(() => fc.checkPeerStream(24), TransportErrorCode.STREAM_LIMIT_ERROR);
+  ids.classify(20, 'stream');
+  throwsCode(() => ids.classify(24, 'stream'), TransportErrorCode.STREAM_LIMIT_ERROR);
+  losePacket(src, w.packet(0));
+  assert.equal(flush(src).frames, [{ kind: 'maxStreams', bidirectional: true, maximum: 6 }], 'a lost MAX_STREAMS is re-sent');
+});
+
+test('a peer STREAMS_BLOCKED makes freed credit advertised below the threshold', () => {
+  const fc = new FlowController({ role: 'server', local: params({ initialMaxStreamsUni: 10 }) });
+  const src = new FlowControlSource(fc);
+  fc.streamIds.classify(2, 'stream');
+  fc.addStream(2);
+  fc.onStreamClosed(2);
+  assert.not.ok(fc.hasPendingFrames);
+  fc.onPeerStreamsBlocked(false, 10);
+  assert.equal(flush(src).frames, [{ kind: 'maxStreams', bidirectional: false, maximum: 11 }]);
 });
 
 test('opening local streams follows the peer limit, with STREAMS_BLOCKED once per limit and a signal when it rises', () => {
