@@ -72,6 +72,7 @@ export class AckTracker {
   private firstUnackedElicitingTime: number | undefined;
   private immediate = false;
   private unreported = false;
+  private rearmed = false;
   private readonly due = new Subject<void>();
 
   /** Emits when an ACK becomes due (must be sent without further delay). */
@@ -120,6 +121,15 @@ export class AckTracker {
   /** True when packets were received since the last ACK frame was sent (an ACK may be piggybacked). */
   get hasUnreported(): boolean {
     return this.unreported && this.list.length > 0;
+  }
+
+  /**
+   * True when an ACK is worth adding to a packet sent anyway: ack-eliciting packets arrived since
+   * the last ACK frame, or that frame was lost (RFC 9000 §13.2.1: "An endpoint SHOULD send an ACK
+   * frame with other frames when there are new ack-eliciting packets to acknowledge").
+   */
+  get wantsPiggyback(): boolean {
+    return this.list.length > 0 && (this.elicitingSinceAck > 0 || this.rearmed);
   }
 
   /** Ack-eliciting packets received since the last ACK frame was sent. */
@@ -251,6 +261,7 @@ export class AckTracker {
     this.firstUnackedElicitingTime = undefined;
     this.immediate = false;
     this.unreported = false;
+    this.rearmed = false;
   }
 
   /**
@@ -274,7 +285,7 @@ export class AckTracker {
    * ACK frame.
    */
   onAckLost(): void {
-    if (this.list.length > 0) this.unreported = true;
+    if (this.list.length > 0) this.unreported = this.rearmed = true;
   }
 
   /** Forgets everything (the space's keys were discarded, RFC 9001 §4.9). */
@@ -284,5 +295,6 @@ export class AckTracker {
     this.firstUnackedElicitingTime = undefined;
     this.immediate = false;
     this.unreported = false;
+    this.rearmed = false;
   }
 }

@@ -205,4 +205,19 @@ test('the source reports the earliest ACK deadline across spaces', () => {
   assert.ok(src.hasPending('oneRtt'));
 });
 
+test('a delayed ACK rides on a packet another source plans, and never opens one by itself', () => {
+  let planned = false;
+  const src = new AckSource({ packetPlanned: () => planned });
+  const t = src.tracker('application');
+  t.onPacketReceived(0, true, 0);
+  assert.not.ok(t.isAckDue);
+  assert.not.ok(src.hasPending('oneRtt'), 'delayed, and no packet planned');
+  planned = true;
+  assert.ok(src.hasPending('oneRtt'), 'piggybacked on the planned packet');
+  assert.is(ackOf(writeOne(src, 'oneRtt', 100)).largest, 0);
+  assert.not.ok(src.hasPending('oneRtt'), 'nothing left to acknowledge');
+  t.onPacketReceived(1, false, 1);
+  assert.not.ok(src.hasPending('oneRtt'), 'only a non-ack-eliciting packet: no piggyback needed (RFC 9000 §13.2.1 MAY)');
+});
+
 test.run();

@@ -1,10 +1,12 @@
 /**
  * The ACK frame source (RFC 9000 §13.2, §19.3): one {@link AckTracker} per packet number space.
  *
- * `hasPending(level)` is true only when an ACK is *due* (the timing rules of the tracker), so
- * a delayed ACK never makes the builder open a packet on its own; but whenever a packet is built
- * at a level whose space has unreported packets, `write` piggybacks an ACK frame (RFC 9000 §13.2:
- * "When sending a packet for any reason, an endpoint SHOULD attempt to include an ACK frame").
+ * A delayed ACK must not open a packet on its own, but should ride on any packet sent anyway
+ * (RFC 9000 §13.2: "When sending a packet for any reason, an endpoint SHOULD attempt to include
+ * an ACK frame"). The flush opens packets for sources whose `hasPending` is true and calls `write`
+ * only on those, so `hasPending(level)` is true when an ACK is *due* (the tracker's timing rules),
+ * or — with the {@link AckSourceOptions.packetPlanned} hook — when ack-eliciting packets wait to be
+ * acknowledged and another source will send a packet at that level anyway.
  *
  * The frame is cut to the room left: with too many ranges, the newest ranges that fit are sent
  * (RFC 9000 §13.2.3: "older ranges ... are omitted") — never an oversize frame, never nothing
@@ -33,6 +35,12 @@ export interface AckSourceOptions {
   readonly maxRanges?: number;
   /** Ack-eliciting packets after which an application ACK is sent at once; default 2. */
   readonly ackElicitingThreshold?: number;
+  /**
+   * True when some other source will make the flush send a packet at `level` (typically: any
+   * other source's `hasPending(level)`). With it, a delayed ACK rides on that packet; without it,
+   * ACKs are written only when due.
+   */
+  readonly packetPlanned?: (level: EncryptionLevel) => boolean;
 }
 
 /** Writes ACK frames for the three packet number spaces. */
@@ -40,6 +48,7 @@ export class AckSource implements FrameSource {
   /** Source name. */
   readonly name = 'ack';
   private readonly spaces: Record<PacketNumberSpace, AckTracker>;
+  private packetPlanned: ((level: EncryptionLevel) => boolean) | undefined;
 
   /** Emits when an ACK becomes due in any space. */
   readonly pending$: Observable<void>;
@@ -58,6 +67,12 @@ export class AckSource implements FrameSource {
       }),
     };
     this.pending$ = merge(this.spaces.initial.pending$, this.spaces.handshake.pending$, this.spaces.application.pending$);
+    this.packetPlanned = options.packetPlanned;
+  }
+
+  /** Sets the {@link AckSourceOptions.packetPlanned} hook (the other sources exist only after this one). */
+  setPacketPlanned(hook: ((level: EncryptionLevel) => boolean) | undefined): void {
+    this.packetPlanned = hook;
   }
 
   /** The tracker of a packet number space. */
@@ -82,9 +97,14 @@ export class AckSource implements FrameSource {
     this.spaces.application.onTimeout(now);
   }
 
-  /** True when an ACK is due in the level's space. 0-RTT packets never carry ACK frames (RFC 9000 §12.5). */
+  /**
+   * True when an ACK is due in the level's space, or worth piggybacking on a packet another source
+   * plans at `level`. 0-RTT packets never carry ACK frames (RFC 9000 §12.5).
+   */
   hasPending(level: EncryptionLevel): boolean {
-    return level !== 'zeroRtt' && this.spaces[spaceOf(level)].isAckDue;
+    if (level === 'zeroRtt') return false;
+    const t = this.spaces[spaceOf(level)];
+    return t.isAckDue || (t.wantsPiggyback && this.packetPlanned !== undefined && this.packetPlanned(level));
   }
 
   /** Writes at most one ACK frame — the newest ranges that fit the room. */
