@@ -64,10 +64,12 @@ export interface OutboundPathOptions {
   /** Wake-up signals: the `pending$` of every frame source (any value means "flush soon"). */
   readonly signals: readonly Observable<unknown>[];
   /**
-   * The flush: synchronous, builds and sends every packet it can at `now` (milliseconds). It must
-   * not return a promise: a flush never awaits.
+   * The flush: synchronous, builds and sends every packet it can at `now` (milliseconds). It
+   * returns `true` when it stopped with work left only to yield the event loop (the assembler's
+   * `blockedBy: 'flush-limit'`): another flush is then scheduled. It must not return a promise: a
+   * flush never awaits.
    */
-  readonly flush: (now: number) => void;
+  readonly flush: (now: number) => boolean | void;
   /** When flushes run; defaults to {@link setImmediateScheduler} (one flush per event-loop turn). */
   readonly scheduler?: FlushScheduler;
   /** The clock handed to the flush, in milliseconds; defaults to `performance.now()`. */
@@ -82,7 +84,7 @@ export interface OutboundPathOptions {
  */
 export class OutboundPath {
   private readonly wakes = new Subject<void>();
-  private readonly flushFn: (now: number) => void;
+  private readonly flushFn: (now: number) => boolean | void;
   private readonly clock: () => number;
   private readonly onError: ((error: unknown) => void) | undefined;
   private readonly subscription: Subscription;
@@ -137,6 +139,8 @@ export class OutboundPath {
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
         throw new TypeError('the outbound flush returned a promise: a flush must be synchronous and never await');
       }
+      // The flush yielded with work left: continue in a later turn, after other I/O.
+      if (result === true) this.deferred = true;
     } catch (e) {
       if (this.onError === undefined) throw e;
       this.onError(e);

@@ -141,11 +141,12 @@ test('a flush that throws is reported and the path keeps running', () => {
   assert.is(calls, 2);
 });
 
-test('a flush that returns a promise is refused: a flush never awaits', () => {
+test('a flush that returns a promise is refused (by the type, and at run time when forced): a flush never awaits', () => {
   const s = new ManualScheduler();
   const src = new Subject<void>();
   const errors: unknown[] = [];
   const asyncFlush = async (): Promise<void> => {};
+  // @ts-expect-error: the flush type does not admit a promise
   new OutboundPath({ signals: [src], flush: asyncFlush, scheduler: s, onError: (e) => errors.push(e) });
   src.next();
   s.runAll();
@@ -165,6 +166,27 @@ test('after stop, scheduled and later wake-ups do not flush', () => {
   path.wake();
   s.runAll();
   assert.is(rec.calls, 0);
+});
+
+test('a flush that yields with work left (returns true) gets another flush in a later turn', () => {
+  const s = new ManualScheduler();
+  const src = new Subject<void>();
+  let left = 3;
+  const calls: number[] = [];
+  new OutboundPath({
+    signals: [src],
+    flush: () => {
+      calls.push(left);
+      left--;
+      return left > 0;
+    },
+    scheduler: s,
+  });
+  src.next();
+  s.runNext();
+  assert.equal(calls, [3], 'one flush per scheduled task');
+  s.runAll();
+  assert.equal(calls, [3, 2, 1]);
 });
 
 test('coalesce completes after delivering a pending emission', () => {
