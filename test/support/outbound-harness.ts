@@ -185,6 +185,8 @@ export interface OutboundHarnessOptions {
   readonly seed?: number;
   /** Connection ID length; default 8. */
   readonly cidLength?: number;
+  /** ACK ranges tracked per space; default the tracker's. */
+  readonly ackMaxRanges?: number;
 }
 
 /** What the decoding peer saw in one packet. */
@@ -389,7 +391,7 @@ export class OutboundHarness {
       handshake: new PacketNumberState('handshake', { random: randomSource(seed + 1) }),
       application: new PacketNumberState('application', { random: randomSource(seed + 2), skip: { minInterval: 50, maxInterval: 300 } }),
     };
-    this.ack = new AckSource();
+    this.ack = new AckSource({ maxRanges: options.ackMaxRanges });
     this.controlQueue = new ControlQueue(options.control);
     this.control = new ControlSource(this.controlQueue);
     this.flow = new FlowController({ role, local: options.local ?? openLimits(), peer: options.peer ?? openLimits() });
