@@ -243,7 +243,7 @@ test('property: random peer frames never open a stream beyond the advertised lim
       fc.constantFrom<EndpointRole>('client', 'server'),
       fc.integer({ min: 0, max: 12 }),
       fc.integer({ min: 0, max: 12 }),
-      fc.array(action, { maxLength: 200 }),
+      fc.array(action, { minLength: 20, maxLength: 200, size: "max" }),
       (role, windowBidi, windowUni, actions) => {
         const s = space(role, windowBidi, windowUni);
         const peer: EndpointRole = role === 'client' ? 'server' : 'client';
