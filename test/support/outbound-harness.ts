@@ -234,6 +234,14 @@ export class Reassembly {
     }
   }
 
+  private contiguousEnd = 0;
+
+  /** Every byte below this offset arrived. */
+  contiguous(): number {
+    while (this.contiguousEnd < this.end && this.seen[this.contiguousEnd] !== 0) this.contiguousEnd++;
+    return this.contiguousEnd;
+  }
+
   /** True when every byte of [0, end) arrived. */
   complete(): boolean {
     for (let i = 0; i < this.end; i++) if (this.seen[i] === 0) return false;
