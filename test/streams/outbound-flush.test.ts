@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { fitAckRanges } from '../../src/wire/frames/encode.js';
 import type { AckFrame, ConnectionCloseFrame, Frame } from '../../src/wire/frames/types.js';
 import { TransportErrorCode } from '../../src/wire/errors.js';
+import { OutboundPath } from '../../streams/outbound.js';
+import { ManualScheduler } from '../../streams/schedulers.js';
 import { OutboundHarness, openLimits } from '../support/outbound-harness.js';
 
 function data(n: number, seed = 0): Uint8Array {
@@ -206,6 +208,46 @@ test('datagrams: the largest the queue accepts fits an empty packet; acknowledge
   const got = framesOfKind(h, 'datagram').map((f) => f.data);
   assert.equal(got, [data(big, 1), data(10, 2)]);
   assert.equal(events, ['0:acked', '1:acked']);
+});
+
+test('signals raised inside the real flush (onLost after a failed seal, a stream blocking) are served by the next flush, never inside it', () => {
+  const h = new OutboundHarness({ peer: openLimits({ initialMaxStreamDataBidiRemote: 1000 }) });
+  const scheduler = new ManualScheduler();
+  let depth = 0;
+  let maxDepth = 0;
+  const signalsDuringFlush: string[] = [];
+  h.controlQueue.pending$.subscribe(() => depth > 0 && signalsDuringFlush.push('control'));
+  h.flowSource.pending$.subscribe(() => depth > 0 && signalsDuringFlush.push('flow'));
+  h.streams.pending$.subscribe(() => depth > 0 && signalsDuringFlush.push('stream'));
+  const path = new OutboundPath({
+    signals: h.signals,
+    scheduler,
+    flush: (now) => {
+      depth++;
+      maxDepth = Math.max(maxDepth, depth);
+      try {
+        return h.flush(now);
+      } finally {
+        depth--;
+      }
+    },
+  });
+  h.controlQueue.enqueue(retire(1));
+  h.streams.open(0).write(data(3000));
+  h.sealFailures = 1;
+  assert.ok(scheduler.runNext(), 'the first flush');
+  assert.is(h.fatalErrors.length, 1);
+  assert.ok(signalsDuringFlush.includes('control') && signalsDuringFlush.includes('stream'), `onLost signalled inside the flush: ${signalsDuringFlush}`);
+  assert.is(scheduler.pending, 1, 'and only scheduled the next flush');
+  scheduler.runNext();
+  assert.ok(signalsDuringFlush.includes('flow'), 'the stream hit its limit inside the second flush: STREAM_DATA_BLOCKED signalled');
+  scheduler.runAll();
+  path.stop();
+  assert.is(maxDepth, 1);
+  h.deliver();
+  assert.equal(framesOfKind(h, 'retireConnectionId'), [retire(1)]);
+  assert.equal(framesOfKind(h, 'streamDataBlocked'), [{ kind: 'streamDataBlocked', streamId: 0, limit: 1000 }]);
+  assert.equal(h.peer.stream(0).bytes(), data(3000).subarray(0, 1000));
 });
 
 test.run();
