@@ -69,7 +69,7 @@ export interface TlsClientMachineContext {
 }
 
 /** A received handshake message as a machine event: the decoded message and its bytes (for the transcript). */
-interface MessageEvent<T extends string, M> {
+export interface TlsClientMessageEvent<T extends string, M> {
   readonly type: T;
   /** The decoded message. */
   readonly message: M;
@@ -80,14 +80,14 @@ interface MessageEvent<T extends string, M> {
 /** The events of the client machine: one per received server message, plus start, close and fail. */
 export type TlsClientMachineEvent =
   | { readonly type: 'start' }
-  | MessageEvent<'hello_retry_request', HelloRetryRequest>
-  | MessageEvent<'server_hello', ServerHello>
-  | MessageEvent<'encrypted_extensions', EncryptedExtensions>
-  | MessageEvent<'certificate_request', CertificateRequest>
-  | MessageEvent<'certificate', Certificate>
-  | MessageEvent<'certificate_verify', CertificateVerify>
-  | MessageEvent<'finished', Finished>
-  | MessageEvent<'new_session_ticket', NewSessionTicket>
+  | TlsClientMessageEvent<'hello_retry_request', HelloRetryRequest>
+  | TlsClientMessageEvent<'server_hello', ServerHello>
+  | TlsClientMessageEvent<'encrypted_extensions', EncryptedExtensions>
+  | TlsClientMessageEvent<'certificate_request', CertificateRequest>
+  | TlsClientMessageEvent<'certificate', Certificate>
+  | TlsClientMessageEvent<'certificate_verify', CertificateVerify>
+  | TlsClientMessageEvent<'finished', Finished>
+  | TlsClientMessageEvent<'new_session_ticket', NewSessionTicket>
   | { readonly type: 'close' }
   | { readonly type: 'fail'; readonly failure: TlsFailureInfo };
 

@@ -73,7 +73,7 @@ export interface TlsServerMachineInput {
 }
 
 /** A received handshake message as a machine event: the decoded message and its bytes (for the transcript). */
-interface MessageEvent<T extends string, M> {
+export interface TlsServerMessageEvent<T extends string, M> {
   readonly type: T;
   /** The decoded message. */
   readonly message: M;
@@ -83,10 +83,10 @@ interface MessageEvent<T extends string, M> {
 
 /** The events of the server machine: one per received client message, plus close and fail. */
 export type TlsServerMachineEvent =
-  | MessageEvent<'client_hello', ClientHello>
-  | MessageEvent<'certificate', Certificate>
-  | MessageEvent<'certificate_verify', CertificateVerify>
-  | MessageEvent<'finished', Finished>
+  | TlsServerMessageEvent<'client_hello', ClientHello>
+  | TlsServerMessageEvent<'certificate', Certificate>
+  | TlsServerMessageEvent<'certificate_verify', CertificateVerify>
+  | TlsServerMessageEvent<'finished', Finished>
   | { readonly type: 'close' }
   | { readonly type: 'fail'; readonly failure: TlsFailureInfo };
 

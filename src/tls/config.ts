@@ -214,10 +214,19 @@ function resolveTrust(t: TlsTrustOptions): ResolvedTrust {
   return { trustAnchors, pinnedSpkiSha256: t.pinnedSpkiSha256, pinMode: t.pinMode, insecureSkipVerify: t.insecureSkipVerify === true };
 }
 
+/**
+ * Key/certificate pairs already checked, by key object and certificate array: a server creates a
+ * session per connection from the same configuration, and parsing the certificate again each time
+ * costs more than the rest of the session setup. (The check is a configuration sanity check; the
+ * peer verifies the certificate and the signature itself.)
+ */
+const checkedPairs = new WeakMap<KeyObject, WeakSet<Uint8Array>>();
+
 function checkKeyPair(pair: TlsCertificateKeyPair, who: string): void {
   if (!Array.isArray(pair.certificateChain) || pair.certificateChain.length === 0) configError(`${who} certificateChain is empty`);
   const key = pair.privateKey;
   if (key === undefined || key === null || typeof key !== 'object' || key.type !== 'private') configError(`${who} privateKey is not a private KeyObject`);
+  if (checkedPairs.get(key)?.has(pair.certificateChain[0]) === true) return;
   if (!supportedSignatureSchemes.some((s) => signatureSchemeMatchesKey(s, key))) {
     configError(`${who} privateKey (${key.asymmetricKeyType}) cannot sign a TLS 1.3 CertificateVerify with any supported scheme`);
   }
@@ -228,6 +237,9 @@ function checkKeyPair(pair: TlsCertificateKeyPair, who: string): void {
     throw new TlsAlertError(TlsAlert.internal_error, `TLS configuration: ${who} certificateChain[0] is not a DER certificate`, { cause });
   }
   if (!leaf.checkPrivateKey(key)) configError(`${who} privateKey does not belong to the end-entity certificate certificateChain[0]`);
+  let set = checkedPairs.get(key);
+  if (set === undefined) checkedPairs.set(key, (set = new WeakSet()));
+  set.add(pair.certificateChain[0]);
 }
 
 function checkTransportParameters(tp: Uint8Array, who: string): void {

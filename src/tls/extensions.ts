@@ -367,7 +367,7 @@ const CONTEXT_ABBREV: Readonly<Record<ExtensionContext, Abbrev>> = {
  * and quic_transport_parameters from RFC 9001 §8.2. Types absent from this table are unknown to this
  * stack and allowed anywhere (RFC 8446 §4.2 applies the rule to extensions the receiver recognizes).
  */
-export const EXTENSION_ALLOWED_IN: ReadonlyMap<number, ReadonlySet<Abbrev>> = new Map<number, ReadonlySet<Abbrev>>([
+export const EXTENSION_ALLOWED_IN: ReadonlyMap<number, ReadonlySet<ExtensionMessageAbbrev>> = new Map<number, ReadonlySet<ExtensionMessageAbbrev>>([
   [ExtensionType.server_name, new Set(['CH', 'EE', 'CR'])],
   [ExtensionType.max_fragment_length, new Set(['CH', 'EE'])],
   [ExtensionType.status_request, new Set(['CH', 'CR', 'CT'])],

@@ -75,12 +75,17 @@ function unexpected(reason: string): TlsAlertError {
 abstract class TlsSessionBase {
   /** This endpoint's role. */
   abstract readonly role: HandshakeRole;
+  /** @internal The handshake steps the machine drives. */
   protected abstract readonly core: HandshakeCore;
   private readonly readers = new Map<TlsHandshakeLevel, HandshakeReader>();
 
+  /** @internal The machine's current snapshot. */
   protected abstract snapshot(): { readonly value: unknown; readonly status: string; getMeta(): Record<string, unknown> };
+  /** @internal Sends a decoded message to the machine as its event. */
   protected abstract dispatch(message: HandshakeMessage, raw: Uint8Array): void;
+  /** @internal Sends `fail` to the machine. */
   protected abstract sendFail(event: { type: 'fail'; failure: ReturnType<HandshakeCore['recordFailure']> }): void;
+  /** @internal Sends `close` to the machine. */
   protected abstract sendClose(): void;
 
   /** True once the machine is in a final state (`closed` or `failed`). */
@@ -164,6 +169,7 @@ abstract class TlsSessionBase {
     return exportKeyingMaterial(this.core.provider, hash, secret, label, context, length);
   }
 
+  /** @internal The exporter_secret, once derived. */
   protected abstract exporterSecret(): Uint8Array | undefined;
 }
 
@@ -173,6 +179,7 @@ export class TlsClientSession extends TlsSessionBase {
   readonly role = 'client' as const;
   /** The live handshake actor (`machines/tls-client.ts`). */
   readonly actor: Actor<TlsClientMachine>;
+  /** @internal The handshake steps the machine drives. */
   protected readonly core: ClientHandshake;
   private started = false;
 
@@ -203,10 +210,12 @@ export class TlsClientSession extends TlsSessionBase {
     this.actor.send({ type: 'start' });
   }
 
+  /** @internal The machine's current snapshot. */
   protected snapshot() {
     return this.actor.getSnapshot();
   }
 
+  /** @internal Sends a decoded message to the machine as its event. */
   protected dispatch(message: HandshakeMessage, raw: Uint8Array): void {
     switch (message.kind) {
       case 'hello_retry_request':
@@ -225,14 +234,17 @@ export class TlsClientSession extends TlsSessionBase {
     }
   }
 
+  /** @internal Sends `fail` to the machine. */
   protected sendFail(event: { type: 'fail'; failure: ReturnType<HandshakeCore['recordFailure']> }): void {
     this.actor.send(event);
   }
 
+  /** @internal Sends `close` to the machine. */
   protected sendClose(): void {
     this.actor.send({ type: 'close' });
   }
 
+  /** @internal The exporter_secret, once derived. */
   protected exporterSecret(): Uint8Array | undefined {
     return this.core.exporterMasterSecret;
   }
@@ -244,6 +256,7 @@ export class TlsServerSession extends TlsSessionBase {
   readonly role = 'server' as const;
   /** The live handshake actor (`machines/tls-server.ts`). */
   readonly actor: Actor<TlsServerMachine>;
+  /** @internal The handshake steps the machine drives. */
   protected readonly core: ServerHandshake;
 
   /** Use {@link createServerSession}. */
@@ -262,10 +275,12 @@ export class TlsServerSession extends TlsSessionBase {
     return this.actor.getSnapshot().value as TlsServerState;
   }
 
+  /** @internal The machine's current snapshot. */
   protected snapshot() {
     return this.actor.getSnapshot();
   }
 
+  /** @internal Sends a decoded message to the machine as its event. */
   protected dispatch(message: HandshakeMessage, raw: Uint8Array): void {
     switch (message.kind) {
       case 'client_hello':
@@ -279,14 +294,17 @@ export class TlsServerSession extends TlsSessionBase {
     }
   }
 
+  /** @internal Sends `fail` to the machine. */
   protected sendFail(event: { type: 'fail'; failure: ReturnType<HandshakeCore['recordFailure']> }): void {
     this.actor.send(event);
   }
 
+  /** @internal Sends `close` to the machine. */
   protected sendClose(): void {
     this.actor.send({ type: 'close' });
   }
 
+  /** @internal The exporter_secret, once derived. */
   protected exporterSecret(): Uint8Array | undefined {
     return this.core.exporterMasterSecret;
   }
