@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { AckTracker } from '../../src/transport/ack-tracker.js';
 import { AckSource } from '../../src/transport/sources/ack-source.js';
 import { ackFrameSize, fitAckRanges } from '../../src/wire/frames/encode.js';
@@ -218,6 +219,41 @@ test('a delayed ACK rides on a packet another source plans, and never opens one 
   assert.not.ok(src.hasPending('oneRtt'), 'nothing left to acknowledge');
   t.onPacketReceived(1, false, 1);
   assert.not.ok(src.hasPending('oneRtt'), 'only a non-ack-eliciting packet: no piggyback needed (RFC 9000 §13.2.1 MAY)');
+});
+
+test('property: a received packet is never accepted twice, ranges stay sorted, disjoint, bounded and within what was received', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 300 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.array(fc.nat(), { maxLength: 5 }),
+      (arrivals, maxRanges, ackOfAcks) => {
+        const t = new AckTracker({ space: 'application', maxRanges });
+        const unbounded = new AckTracker({ space: 'application', maxRanges: 10_000 });
+        const received = new Set<number>();
+        arrivals.forEach((pn, i) => {
+          const fresh = t.onPacketReceived(pn, true, i);
+          if (received.has(pn)) assert.not.ok(fresh, `packet ${pn} accepted twice`);
+          if (fresh) received.add(pn);
+          unbounded.onPacketReceived(pn, true, i);
+          if (i % 60 === 59 && ackOfAcks.length > 0) t.onAckAcknowledged(ackOfAcks.pop()! % 400);
+          const r = t.ranges;
+          assert.ok(r.length <= maxRanges);
+          for (let k = 0; k < r.length; k++) {
+            assert.ok(r[k].smallest <= r[k].largest);
+            if (k > 0) assert.ok(r[k].largest < r[k - 1].smallest - 1, 'sorted descending with a gap between ranges');
+            for (let pn2 = r[k].smallest; pn2 <= r[k].largest; pn2++) assert.ok(received.has(pn2), `acknowledges ${pn2}, never received`);
+          }
+        });
+        for (const pn of received) assert.ok(t.isDuplicate(pn), `${pn} would be accepted again`);
+        // Without a bound, the ranges are exactly the packets received.
+        const exact = new Set<number>();
+        for (const r of unbounded.ranges) for (let pn = r.smallest; pn <= r.largest; pn++) exact.add(pn);
+        assert.equal([...exact].sort((a, b) => a - b), [...new Set(arrivals)].sort((a, b) => a - b));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 test.run();
