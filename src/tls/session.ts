@@ -313,6 +313,10 @@ export class TlsServerSession extends TlsSessionBase {
 function actorOptions(options: TlsSessionOptions): { inspect?: TlsSessionOptions['inspect']; parent?: AnyActorRef; id?: string; systemId?: string } {
   if (options.parent === undefined) return options.inspect === undefined ? {} : { inspect: options.inspect };
   const id = options.systemId ?? 'tls';
+  // XState refuses a second actor with the same system id with an untyped Error; say it clearly first.
+  if (options.parent.system.get(id) !== undefined) {
+    throw new TlsAlertError(TlsAlert.internal_error, `TLS configuration: the parent's actor system already has an actor with system id ${JSON.stringify(id)}; give each session its own systemId`);
+  }
   return { parent: options.parent, id, systemId: id };
 }
 

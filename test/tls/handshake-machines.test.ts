@@ -492,9 +492,14 @@ test('with a parent actor the TLS actor joins its system as systemId tls; the pa
   const tlsSnapshots = seen.filter((e) => e.type === '@xstate.snapshot' && e.actorRef === client.actor).map((e) => String((e as unknown as { snapshot: { value: unknown } }).snapshot.value));
   assert.equal(tlsSnapshots, ['START', 'WAIT_SH', 'WAIT_EE', 'WAIT_CERT_CR', 'WAIT_CV', 'WAIT_FINISHED', 'CONNECTED']);
   assert.ok(seen.some((e) => e.type === '@xstate.actor' && e.actorRef === client.actor && (e.actorRef as AnyActorRef)._parent === parent));
+  // While it runs, its system id is taken: a second session must pick another one.
+  assert.throws(
+    () => createClientSession({ serverName: 'localhost', alpnProtocols: ['h3'], transportParameters: CLIENT_TP, trustAnchors: chain.anchors }, undefined, { parent }),
+    (e: unknown) => e instanceof TlsAlertError && e.alert === TlsAlert.internal_error && /system id "tls"/.test(e.message),
+  );
   client.close();
   assert.equal(parent.getSnapshot().context.tlsOutput, { state: 'closed', failure: undefined });
-  // A second session in the same system needs its own system id.
+  // Another session in the same system, with its own system id.
   const other = createClientSession({ serverName: 'localhost', alpnProtocols: ['h3'], transportParameters: CLIENT_TP, trustAnchors: chain.anchors }, undefined, { parent, systemId: 'tls-2' });
   assert.is(parent.system.get('tls-2'), other.actor);
 });
