@@ -353,7 +353,7 @@ export class OutboundHarness {
   private readonly toLose: SentPacket[] = [];
   readonly fatalErrors: Error[] = [];
   readonly flushResults: FlushResult[] = [];
-  /** Keys per level; replace `sealFailures` to inject failures. */
+  /** Write keys per level (the peer opens with the same keys); their AEAD fails while {@link sealFailures} > 0. */
   readonly keys = new Map<EncryptionLevel, PacketKeys>();
   /** Seals to fail from now on (each failing seal decrements it). */
   sealFailures = 0;
