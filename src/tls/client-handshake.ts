@@ -110,11 +110,6 @@ export class ClientHandshake extends HandshakeCore implements TlsClientMachineHa
     return this.exporterSecret;
   }
 
-  /** The negotiated suite's hash, once known. */
-  get hashAlgorithm() {
-    return this.suite?.hash;
-  }
-
   private buildClientHello(): ClientHello {
     const c = this.config;
     const grease = this.grease;

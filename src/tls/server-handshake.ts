@@ -91,11 +91,6 @@ export class ServerHandshake extends HandshakeCore implements TlsServerMachineHa
     return this.exporterSecret;
   }
 
-  /** The negotiated suite's hash, once known. */
-  get hashAlgorithm() {
-    return this.suite?.hash;
-  }
-
   /** START → RECVD_CH: the QUIC checks of a ClientHello (RFC 9001 §4.2, §8.2, §8.4), and of ClientHello2 against ClientHello1. */
   receiveClientHello(ch: ClientHello, raw: Uint8Array): TlsStepResult {
     return this.run(() => {

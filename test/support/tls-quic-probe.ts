@@ -1,19 +1,36 @@
 /**
- * A probe that captures the TLS ClientHello a real QUIC client sends: it receives the client's
- * first datagrams on a loopback UDP socket, removes Initial packet protection with the project's
- * own QUIC crypto (RFC 9001 §5.2), and reassembles the CRYPTO stream of the Initial level. Only
- * loopback is ever used; the client process is started here and always killed here.
+ * Running the TLS sessions against real QUIC peers (ngtcp2's GnuTLS examples) before the QUIC
+ * connection exists:
+ *
+ * - {@link captureClientHello}: receives a client's first datagrams on a loopback UDP socket,
+ *   removes Initial packet protection with the project's own QUIC crypto (RFC 9001 §5.2) and
+ *   returns the ClientHello from the Initial CRYPTO stream;
+ * - {@link QuicTlsEndpoint}: a minimal test-only packet harness carrying one TLS session's CRYPTO
+ *   data in Initial and Handshake packets (and reading 1-RTT CRYPTO), with ACKs but no recovery;
+ * - {@link clientAgainstGtlsServer} / {@link gtlsClientAgainstServer}: full handshakes with
+ *   `gtlsserver` / `gtlsclient`.
+ *
+ * Only loopback is ever used; every peer process is started here and always killed here.
  *
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { derivePacketKeys, initialKeys, type PacketKeys } from '../../src/crypto/keys.js';
 import { nodeCrypto } from '../../src/crypto/node.js';
-import { initialKeys } from '../../src/crypto/keys.js';
-import { openPacket, removeHeaderProtection } from '../../src/crypto/packet-protection.js';
+import { openPacket, protectPacket, removeHeaderProtection } from '../../src/crypto/packet-protection.js';
+import type { TlsClientConfig, TlsServerConfig } from '../../src/tls/config.js';
+import { createClientSession, createServerSession, type TlsClientSession, type TlsServerSession, type TlsSession } from '../../src/tls/session.js';
 import { decodeFrame } from '../../src/wire/frames/decode.js';
+import { encodeFrame, frameSize } from '../../src/wire/frames/encode.js';
+import type { Frame } from '../../src/wire/frames/types.js';
+import { setLongHeaderLength, writeLongHeader } from '../../src/wire/header-write.js';
 import { iteratePackets } from '../../src/wire/header.js';
 import { Reader } from '../../src/wire/reader.js';
+import { defaultTransportParameters, encodeTransportParameters } from '../../src/wire/transport-parameters.js';
 
 /** True when `command` is on the PATH. */
 export function hasCommand(command: string): boolean {
@@ -98,13 +115,6 @@ export async function captureClientHello(command: string, args: readonly string[
 // A minimal QUIC packet harness: just enough to carry a TLS session's CRYPTO data to a real peer
 // over loopback in Initial, Handshake and (received only) 1-RTT packets. Test-only: no loss
 // recovery beyond resending the first Initial, no congestion control, no streams.
-
-import { derivePacketKeys, type PacketKeys } from '../../src/crypto/keys.js';
-import { protectPacket } from '../../src/crypto/packet-protection.js';
-import { encodeFrame, frameSize } from '../../src/wire/frames/encode.js';
-import type { Frame } from '../../src/wire/frames/types.js';
-import { setLongHeaderLength, writeLongHeader } from '../../src/wire/header-write.js';
-import type { TlsSession } from '../../src/tls/session.js';
 
 type Level = 'initial' | 'handshake' | 'oneRtt';
 
@@ -279,17 +289,8 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-export { initialKeys, createSocket, spawn };
-
 // ---------------------------------------------------------------------------------------------
 // Live runs against ngtcp2's GnuTLS examples (gtlsserver / gtlsclient), loopback only.
-
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createClientSession, createServerSession, type TlsClientSession, type TlsServerSession } from '../../src/tls/session.js';
-import type { TlsClientConfig, TlsServerConfig } from '../../src/tls/config.js';
-import { defaultTransportParameters, encodeTransportParameters } from '../../src/wire/transport-parameters.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
