@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { X509Certificate } from 'node:crypto';
 import { nodeCrypto } from '../../src/crypto/node.js';
 import { TlsAlert, TlsAlertError } from '../../src/tls/alerts.js';
-import { HandshakeType, isGrease16, SignatureScheme } from '../../src/tls/constants.js';
+import { ExtensionType, HandshakeType, isGrease16, SignatureScheme } from '../../src/tls/constants.js';
 import { findExtension } from '../../src/tls/extensions.js';
 import { decodeHandshakeMessage, type ClientHello } from '../../src/tls/messages.js';
 import { generateSelfSignedCertificate } from '../../src/tls/self-signed.js';
@@ -18,7 +18,7 @@ import type { TlsClientConfig, TlsServerConfig } from '../../src/tls/config.js';
 import { MemoryTicketStore, openSessionTicket, sealSessionTicket, type SessionTicket } from '../../src/tls/tickets.js';
 import { CRYPTO_ERROR_BASE } from '../../src/wire/errors.js';
 import { createChain, type TestChain } from '../support/pki.js';
-import { CLIENT_TP, runHandshake, SERVER_TP, serverChain, splitFlight } from '../support/tls-handshake.js';
+import { CLIENT_TP, rewriteExtensions, runHandshake, SERVER_TP, serverChain, splitFlight } from '../support/tls-handshake.js';
 
 const hex = (b: Uint8Array | undefined) => (b === undefined ? 'undefined' : Buffer.from(b).toString('hex'));
 
@@ -264,6 +264,22 @@ test('sealed tickets carry the session state and the client certificate hash; th
   assert.is(openSessionTicket(nodeCrypto, key, Uint8Array.of(1, 2, 3), state.issuedAt), undefined);
   assert.is(openSessionTicket(nodeCrypto, key, new Uint8Array(64), state.issuedAt), undefined);
   assert.throws(() => sealSessionTicket(nodeCrypto, new Uint8Array(16), state), (e: unknown) => e instanceof TlsAlertError && e.alert === TlsAlert.internal_error);
+});
+
+test('a ClientHello offering early_data gets a full handshake: no early_data in EncryptedExtensions, no 0-RTT secret (RFC 8446 §4.2.10, RFC 9001 §4.6.2)', async () => {
+  const { client, server } = await pair();
+  client.start(Date.now());
+  const ch = (client.drain().find((e) => e.type === 'handshake_data') as { data: Uint8Array }).data;
+  const withEarlyData = rewriteExtensions(ch, (exts) => [...exts, [ExtensionType.early_data, new Uint8Array(0)]]);
+  server.receive('initial', withEarlyData, Date.now());
+  assert.is(server.error, undefined, server.error?.message);
+  const events = server.drain();
+  assert.not.ok(events.some((e) => e.type === 'secret' && (e.level as string) === 'zeroRtt'));
+  const flight = splitFlight((events.find((e) => e.type === 'handshake_data' && e.level === 'handshake') as { data: Uint8Array }).data);
+  const ee = decodeHandshakeMessage(flight[0], { sender: 'server' });
+  assert.ok(ee.kind === 'encrypted_extensions');
+  assert.is(findExtension(ee.extensions, 'early_data'), undefined);
+  assert.is(server.state, 'WAIT_FINISHED');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -227,6 +227,19 @@ test('server: bytes at the wrong level, a message after the key change, a partia
   assertAlert(d.server, undefined, A.unexpected_message, /0-RTT/);
 });
 
+test('a middlebox-compatibility ChangeCipherSpec record (no record layer in QUIC) is refused with a typed alert on both sides', async () => {
+  const ccs = Uint8Array.of(0x14, 0x03, 0x03, 0x00, 0x01, 0x01);
+  const p = await pair();
+  p.server.receive('initial', ccs, now);
+  // Read as a handshake message of type 20 with a 196,609-byte length: over the message limit.
+  assertAlert(p.server, undefined, A.illegal_parameter);
+  const q = await pair();
+  q.client.start(now);
+  q.client.drain();
+  q.client.receive('initial', ccs, now);
+  assertAlert(q.client, undefined, A.illegal_parameter);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Client side: what a server may send wrong
 
