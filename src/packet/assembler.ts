@@ -344,7 +344,7 @@ export class PacketAssembler {
   private sendMtuProbe(size: number): boolean {
     const b = this.builder;
     // contract §A.4: 1-RTT keys and a validated address (amplification budget Infinity).
-    if (this.ctx.sendKeys('oneRtt') === undefined || b.amplificationLeft !== Number.POSITIVE_INFINITY) return false;
+    if (this.ctx.sendKeys('oneRtt') === undefined || this.ctx.limits.amplificationBudget() !== Number.POSITIVE_INFINITY) return false;
     // A probe is congestion controlled (only its loss is not a congestion signal, RFC 9000 §14.4).
     if (!(b.congestionLeft > 0)) return false;
     b.prepareForPathMtuDiscovery(size);

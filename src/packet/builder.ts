@@ -327,10 +327,8 @@ export class PacketBuilder implements PacketWriter {
    * @throws BuilderLifecycleError when not initialized/finalized/sent or without keys for `level`.
    */
   prepareForControlFrames(level: EncryptionLevel, tailLossProbe = false): void {
-    if (level === 'oneRtt') this.checkKeyBudget();
-    const keys = this.ctx.sendKeys(level);
-    this.lifecycle.send({ type: 'PrepareForControlFrames', level, keyAvailable: keys !== undefined, tailLossProbe });
-    this.openPacket(level, keys as PacketKeys, tailLossProbe, false, 0);
+    this.lifecycle.send({ type: 'PrepareForControlFrames', level, keyAvailable: this.ctx.sendKeys(level) !== undefined, tailLossProbe });
+    this.openPacket(level, tailLossProbe, false, 0);
   }
 
   /**
@@ -340,12 +338,10 @@ export class PacketBuilder implements PacketWriter {
    * @throws BuilderLifecycleError when not initialized/finalized/sent or without 0-RTT and 1-RTT keys.
    */
   prepareForStreamFrames(tailLossProbe = false): void {
-    if (this.ctx.sendKeys('oneRtt') !== undefined) this.checkKeyBudget();
-    const oneRtt = this.ctx.sendKeys('oneRtt');
-    const level = oneRtt !== undefined || this.ctx.role === 'server' ? 'oneRtt' : 'zeroRtt';
-    const keys = oneRtt ?? (level === 'zeroRtt' ? this.ctx.sendKeys('zeroRtt') : undefined);
-    this.lifecycle.send({ type: 'PrepareForStreamFrames', level, keyAvailable: keys !== undefined, tailLossProbe });
-    this.openPacket(level, keys as PacketKeys, tailLossProbe, false, 0);
+    const ctx = this.ctx;
+    const level = ctx.sendKeys('oneRtt') !== undefined || ctx.role === 'server' ? 'oneRtt' : 'zeroRtt';
+    this.lifecycle.send({ type: 'PrepareForStreamFrames', level, keyAvailable: ctx.sendKeys(level) !== undefined, tailLossProbe });
+    this.openPacket(level, tailLossProbe, false, 0);
   }
 
   /**
@@ -359,12 +355,10 @@ export class PacketBuilder implements PacketWriter {
     if (!Number.isInteger(probeSize) || probeSize < MIN_INITIAL_DATAGRAM_SIZE || probeSize > 65527) {
       throw new RangeError(`MTU probe size ${probeSize} is not an integer in 1200..65527`);
     }
-    if (this.ctx.sendKeys('oneRtt') !== undefined) this.checkKeyBudget();
-    const keys = this.ctx.sendKeys('oneRtt');
     // SendLimits: the amplification budget is Infinity once the peer's address is validated.
-    const addressValidated = this.ampLeft === Number.POSITIVE_INFINITY;
-    this.lifecycle.send({ type: 'PrepareForPathMtuDiscovery', keyAvailable: keys !== undefined, addressValidated, probeSize });
-    this.openPacket('oneRtt', keys as PacketKeys, false, true, probeSize);
+    const addressValidated = this.ctx.limits.amplificationBudget() === Number.POSITIVE_INFINITY;
+    this.lifecycle.send({ type: 'PrepareForPathMtuDiscovery', keyAvailable: this.ctx.sendKeys('oneRtt') !== undefined, addressValidated, probeSize });
+    this.openPacket('oneRtt', false, true, probeSize);
   }
 
   /**
@@ -706,8 +700,11 @@ export class PacketBuilder implements PacketWriter {
     }
   }
 
-  private openPacket(level: EncryptionLevel, keys: PacketKeys, tailLossProbe: boolean, mtuProbe: boolean, probeSize: number): void {
+  private openPacket(level: EncryptionLevel, tailLossProbe: boolean, mtuProbe: boolean, probeSize: number): void {
     const ctx = this.ctx;
+    // contract §E key phase rollover: decided before each 1-RTT packet; may install new keys.
+    if (level === 'oneRtt') this.checkKeyBudget();
+    const keys = ctx.sendKeys(level) as PacketKeys;
     const space = spaceOf(level);
     const pnState = ctx.packetNumbers(space);
     const header = this.headerSize(level);
