@@ -1,0 +1,302 @@
+/**
+ * The sans-IO connection's contract: what the endpoint (UDP sockets, timers) and the public API
+ * (WHATWG streams, RxJS) may call, and what the connection reports back.
+ *
+ * A connection consumes `(datagram, remote address, now)` and produces datagrams and a next-timer
+ * deadline (ARCHITECTURE.md principle 1). It never reads a clock, never sets a timer and never
+ * touches a socket: the caller passes `now` (milliseconds, a monotonic clock of its choice) into
+ * every call. Everything is synchronous. Events for the application are queued and drained by
+ * the caller ({@link QuicConnectionCore.drainEvents}) after each call, so application code never
+ * runs inside the connection (no re-entrancy).
+ *
+ * @module
+ */
+import type { Observable } from 'rxjs';
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { TlsClientConfig, TlsServerConfig } from '../tls/config.js';
+import type { TlsHandshakeInfo } from '../tls/session-events.js';
+import type { TransportParameters } from '../wire/transport-parameters.js';
+import type { QuicVersion } from '../wire/version.js';
+
+/** A UDP address. */
+export interface SocketAddress {
+  /** IPv4 or IPv6 address text, e.g. `127.0.0.1` or `::1`. */
+  readonly address: string;
+  /** UDP port. */
+  readonly port: number;
+  /** Address family. */
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+/**
+ * Transport settings of one endpoint: what it announces in its transport parameters (RFC 9000
+ * §18.2) and how it runs. Every field has a default (see `DEFAULT_TRANSPORT_SETTINGS` in the
+ * connection module).
+ */
+export interface TransportSettings {
+  /** Idle timeout announced (max_idle_timeout), ms; the effective one is the minimum of both sides' non-zero values (RFC 9000 §10.1). Default 30 000. */
+  readonly maxIdleTimeout: number;
+  /** Give up a handshake that has not completed after this long, ms. Default 10 000. */
+  readonly handshakeTimeout: number;
+  /** initial_max_data: the connection receive window, bytes. Default 1 MiB. */
+  readonly initialMaxData: number;
+  /** initial_max_stream_data_bidi_local, bytes. Default 256 KiB. */
+  readonly initialMaxStreamDataBidiLocal: number;
+  /** initial_max_stream_data_bidi_remote, bytes. Default 256 KiB. */
+  readonly initialMaxStreamDataBidiRemote: number;
+  /** initial_max_stream_data_uni, bytes. Default 256 KiB. */
+  readonly initialMaxStreamDataUni: number;
+  /** Largest the connection receive window may grow to by auto-tuning, bytes. Default 16 MiB. */
+  readonly maxConnectionWindow: number;
+  /** Largest a stream receive window may grow to by auto-tuning, bytes. Default 6 MiB. */
+  readonly maxStreamWindow: number;
+  /** initial_max_streams_bidi: concurrent bidirectional streams the peer may open. Default 100. */
+  readonly maxStreamsBidi: number;
+  /** initial_max_streams_uni. Default 100. */
+  readonly maxStreamsUni: number;
+  /** ack_delay_exponent. Default 3. */
+  readonly ackDelayExponent: number;
+  /** max_ack_delay, ms. Default 25. */
+  readonly maxAckDelay: number;
+  /** active_connection_id_limit. Default 4. */
+  readonly activeConnectionIdLimit: number;
+  /** max_udp_payload_size announced. Default 65 527. */
+  readonly maxUdpPayloadSize: number;
+  /** max_datagram_frame_size (RFC 9221); 0 disables DATAGRAM support. Default 0. */
+  readonly maxDatagramFrameSize: number;
+  /** disable_active_migration. Default true (this implementation does not migrate yet). */
+  readonly disableActiveMigration: boolean;
+  /** Send grease_quic_bit (RFC 9287). Default true. */
+  readonly greaseQuicBit: boolean;
+  /** Length of the connection IDs this endpoint issues, 0–20 (a server needs ≥ 1 to route). Default 8. */
+  readonly connectionIdLength: number;
+  /** Initial RTT estimate, ms (RFC 9002 §6.2.2). Default 333. */
+  readonly initialRtt: number;
+  /** Path MTU assumed (UDP payload bytes). Default 1200 (RFC 9000 §14). */
+  readonly maxDatagramSize: number;
+  /** Send a PING when the connection has been idle for this long, ms; 0 = never. Default 0. */
+  readonly keepAliveInterval: number;
+  /** Stream send-buffer high-water mark, bytes: writes beyond it report backpressure. Default 1 MiB. */
+  readonly streamSendBufferSize: number;
+  /** Outgoing DATAGRAM frames queued at most before the oldest is dropped. Default 64. */
+  readonly datagramSendQueueLength: number;
+  /** Incoming DATAGRAM frames queued at most before the oldest is dropped. Default 64. */
+  readonly datagramReceiveQueueLength: number;
+  /** Packets protected with one 1-RTT key before a key update is initiated (RFC 9001 §6); default: 3/4 of the AEAD confidentiality limit. */
+  readonly keyUpdatePackets?: number;
+}
+
+/** Options common to both roles. */
+export interface ConnectionOptionsBase {
+  /** Crypto provider for packet protection and TLS. */
+  readonly provider: CryptoProvider;
+  /** Transport settings; missing fields take their defaults. */
+  readonly transport?: Partial<TransportSettings>;
+  /** The time the connection is created, ms. */
+  readonly now: number;
+  /** The peer's address (datagrams from elsewhere are dropped until migration exists). */
+  readonly remoteAddress: SocketAddress;
+  /** 32 bytes keying stateless reset tokens (RFC 9000 §10.3.2); shared by an endpoint's connections. */
+  readonly statelessResetKey: Uint8Array;
+  /**
+   * An XState inspection observer: the connection actor, its TLS handshake and packet builder
+   * children (and any machine-backed component) report to it, so an attached inspector shows the
+   * connection's whole tree live.
+   */
+  readonly inspect?: (event: import('xstate').InspectionEvent) => void;
+}
+
+/** Options of a client connection. */
+export interface ClientConnectionOptions extends ConnectionOptionsBase {
+  /** Discriminator. */
+  readonly role: 'client';
+  /** TLS settings; `transportParameters` is filled by the connection. */
+  readonly tls: Omit<TlsClientConfig, 'transportParameters'>;
+  /** The QUIC version to start with. Default v1. */
+  readonly version?: QuicVersion;
+}
+
+/** Options of a server connection, created by the endpoint for a client's first Initial packet. */
+export interface ServerConnectionOptions extends ConnectionOptionsBase {
+  /** Discriminator. */
+  readonly role: 'server';
+  /** TLS settings; `transportParameters` is filled by the connection. */
+  readonly tls: Omit<TlsServerConfig, 'transportParameters'>;
+  /** The version of the client's Initial. */
+  readonly version: QuicVersion;
+  /** The Destination Connection ID of the client's first Initial (original_destination_connection_id). */
+  readonly originalDestinationCid: Uint8Array;
+  /** The Source Connection ID of the client's first Initial. */
+  readonly clientSourceCid: Uint8Array;
+  /** When the endpoint sent a Retry: the Source Connection ID of that Retry (retry_source_connection_id, RFC 9000 §7.3). */
+  readonly retrySourceCid?: Uint8Array;
+  /** True when the client's address is already validated (a valid Retry or NEW_TOKEN token, RFC 9000 §8.1). */
+  readonly addressValidated?: boolean;
+}
+
+/** Either role's options. */
+export type ConnectionOptions = ClientConnectionOptions | ServerConnectionOptions;
+
+/** The lifecycle states of a connection (the connection machine's top-level states). */
+export type ConnectionState = 'idle' | 'handshaking' | 'established' | 'confirmed' | 'closing' | 'draining' | 'closed';
+
+/** Why a connection ended. */
+export interface ConnectionCloseInfo {
+  /** Who ended it: this endpoint, the peer, an idle timeout, a stateless reset, a handshake timeout. */
+  readonly source: 'local' | 'peer' | 'idle-timeout' | 'handshake-timeout' | 'stateless-reset' | 'version-negotiation';
+  /** True for an application close (CONNECTION_CLOSE 0x1d), false for a transport one (0x1c). */
+  readonly application: boolean;
+  /** The error code (a transport error code, or the application's). */
+  readonly code: bigint;
+  /** The reason phrase. */
+  readonly reason: string;
+  /** For transport errors, the frame type that triggered it, when known. */
+  readonly frameType?: number;
+  /** The error object behind a local close caused by an error (a QuicError with its code). */
+  readonly error?: Error;
+}
+
+/** Events the connection queues for the application. */
+export type ConnectionEvent =
+  /** The handshake completed (RFC 9001 §4.1.1); the connection is usable. */
+  | { readonly type: 'handshakeComplete'; readonly info: TlsHandshakeInfo }
+  /** The handshake is confirmed (RFC 9001 §4.1.2). */
+  | { readonly type: 'handshakeConfirmed' }
+  /** The peer opened a stream. */
+  | { readonly type: 'streamOpened'; readonly streamId: number; readonly bidirectional: boolean }
+  /** Data (or the end of the stream) can be read from a stream. */
+  | { readonly type: 'streamReadable'; readonly streamId: number }
+  /** A stream's send buffer drained below its high-water mark: writes are accepted again. */
+  | { readonly type: 'streamWritable'; readonly streamId: number }
+  /** The peer reset a stream (RESET_STREAM): no more data will arrive. */
+  | { readonly type: 'streamReset'; readonly streamId: number; readonly code: bigint; readonly finalSize: number }
+  /** The peer asked us to stop sending on a stream (STOP_SENDING); the stream was reset in reply (RFC 9000 §3.5). */
+  | { readonly type: 'streamStopSending'; readonly streamId: number; readonly code: bigint }
+  /** All data written to a stream (and its FIN) was acknowledged; the send side is done. */
+  | { readonly type: 'streamSendComplete'; readonly streamId: number }
+  /** New streams of this direction may be opened (the peer raised MAX_STREAMS). */
+  | { readonly type: 'streamsAvailable'; readonly bidirectional: boolean }
+  /** A DATAGRAM frame arrived (RFC 9221). */
+  | { readonly type: 'datagram'; readonly data: Uint8Array }
+  /** An outgoing datagram's fate: acknowledged, lost, or dropped from the send queue. */
+  | { readonly type: 'datagramStatus'; readonly id: number; readonly status: 'acked' | 'lost' | 'dropped' }
+  /** The server sent a NEW_TOKEN (client only), usable for a later connection's Initial. */
+  | { readonly type: 'newToken'; readonly token: Uint8Array }
+  /** The connection state changed. */
+  | { readonly type: 'stateChanged'; readonly state: ConnectionState }
+  /** The connection is closed (after closing/draining, or at once). The last event. */
+  | { readonly type: 'closed'; readonly info: ConnectionCloseInfo };
+
+/** Per-connection statistics. */
+export interface ConnectionStats {
+  /** Smoothed RTT, ms. */
+  readonly smoothedRtt: number;
+  /** Latest RTT sample, ms. */
+  readonly latestRtt: number;
+  /** Minimum RTT, ms. */
+  readonly minRtt: number;
+  /** RTT variation, ms. */
+  readonly rttVariance: number;
+  /** Congestion window, bytes. */
+  readonly congestionWindow: number;
+  /** Bytes in flight. */
+  readonly bytesInFlight: number;
+  /** UDP payload bytes sent / received. */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  /** Datagrams sent / received. */
+  readonly datagramsSent: number;
+  readonly datagramsReceived: number;
+  /** QUIC packets sent / received / lost. */
+  readonly packetsSent: number;
+  readonly packetsReceived: number;
+  readonly packetsLost: number;
+  /** Packets dropped on receipt (undecryptable, malformed, duplicate, unknown keys). */
+  readonly packetsDropped: number;
+  /** Stream bytes sent (first transmissions) and received (delivered to the application). */
+  readonly streamBytesSent: number;
+  readonly streamBytesReceived: number;
+  /** PTO expirations. */
+  readonly ptoCount: number;
+  /** Key updates (initiated or answered). */
+  readonly keyUpdates: number;
+  /** Handshake duration, ms (undefined until complete). */
+  readonly handshakeDuration: number | undefined;
+}
+
+/** Per-stream statistics. */
+export interface StreamStats {
+  /** Bytes the application wrote / bytes acknowledged by the peer. */
+  readonly bytesWritten: number;
+  readonly bytesAcked: number;
+  /** Bytes received from the peer / read by the application. */
+  readonly bytesReceived: number;
+  readonly bytesRead: number;
+  /** Send-side and receive-side states (RFC 9000 §3.1, §3.2). */
+  readonly sendState: string | undefined;
+  readonly receiveState: string | undefined;
+}
+
+/**
+ * The sans-IO connection. The endpoint feeds it datagrams and timeouts and sends what
+ * {@link flush} produces; the public API drives streams and datagrams through it.
+ */
+export interface QuicConnectionCore {
+  /** This endpoint's role. */
+  readonly role: 'client' | 'server';
+  /** The lifecycle state. */
+  readonly state: ConnectionState;
+  /** The negotiated version. */
+  readonly version: QuicVersion;
+  /** The connection IDs of ours that currently route to this connection (the endpoint's routing table follows {@link localConnectionIds$}). */
+  localConnectionIds(): readonly Uint8Array[];
+  /** Emits `{ added }` / `{ removed }` as this connection issues and retires its connection IDs. */
+  readonly localConnectionIds$: Observable<{ readonly added?: Uint8Array; readonly removed?: Uint8Array }>;
+  /** The peer's transport parameters, once received and validated. */
+  readonly peerTransportParameters: TransportParameters | undefined;
+
+  /** Processes one received UDP datagram (possibly several coalesced packets). Never throws for peer input. */
+  receive(datagram: Uint8Array, from: SocketAddress, now: number): void;
+  /**
+   * Builds every datagram the connection may send at `now` (the single outbound path's flush) and
+   * returns them in order. The buffers belong to the caller.
+   */
+  flush(now: number): Uint8Array[];
+  /** Emits when the connection has something to send: the merged pending signals of its frame sources. The endpoint's outbound path subscribes and calls {@link flush}. */
+  readonly pending$: Observable<void>;
+  /** The earliest time at which {@link onTimeout} must be called, or undefined when no timer is armed. */
+  nextTimeout(): number | undefined;
+  /** Handles every timer due at `now` (loss detection, PTO, ACK delay, idle, handshake, closing/draining, keep-alive). */
+  onTimeout(now: number): void;
+  /** Takes the queued application events, oldest first. */
+  drainEvents(): ConnectionEvent[];
+
+  /** Opens a stream; undefined when the peer's MAX_STREAMS limit is reached (a STREAMS_BLOCKED is sent; wait for `streamsAvailable`). */
+  openStream(bidirectional: boolean, now: number): number | undefined;
+  /**
+   * Queues data on a stream's send side and optionally ends it (FIN). Returns false when the send
+   * buffer is above its high-water mark after this write (backpressure: wait for `streamWritable`).
+   * The data is always accepted (copied). Throws a typed error for a stream that cannot send.
+   */
+  writeStream(streamId: number, data: Uint8Array, fin: boolean, now: number): boolean;
+  /** Reads up to `maxBytes` in order from a stream; `fin` is true once the end was read. Returns null when nothing is readable now. */
+  readStream(streamId: number, maxBytes: number, now: number): { readonly data: Uint8Array; readonly fin: boolean } | null;
+  /** Abruptly ends a stream's send side (RESET_STREAM, RFC 9000 §3.1). */
+  resetStream(streamId: number, code: bigint, now: number): void;
+  /** Asks the peer to stop sending on a stream (STOP_SENDING, RFC 9000 §3.5); buffered data is discarded. */
+  stopSending(streamId: number, code: bigint, now: number): void;
+  /** Statistics of a stream, or undefined for an unknown one. */
+  streamStats(streamId: number): StreamStats | undefined;
+
+  /** Largest DATAGRAM payload that can be sent now (0 when the peer does not support DATAGRAM frames). */
+  maxDatagramPayload(): number;
+  /** Queues a DATAGRAM frame (RFC 9221); returns its id for `datagramStatus` events. Throws a typed error when too large or unsupported. */
+  sendDatagram(data: Uint8Array, now: number): number;
+
+  /** Closes the connection (CONNECTION_CLOSE; RFC 9000 §10.2): the application's code and reason, or a transport one. */
+  close(options: { readonly code: bigint | number; readonly reason?: string; readonly application?: boolean }, now: number): void;
+  /** Starts a key update now (RFC 9001 §6), if allowed; returns whether it started. */
+  updateKeys(now: number): boolean;
+  /** Connection statistics. */
+  stats(): ConnectionStats;
+}
