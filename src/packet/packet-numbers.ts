@@ -27,11 +27,16 @@ export const MAX_REMEMBERED_SKIPS = MAX_REMEMBERED_GAPS;
 /** The default largest number of packets between two deliberate skips (contract §E: every 0–65535 packets). */
 export const DEFAULT_MAX_SKIP_INTERVAL = 65535;
 
-/** When to skip packet numbers: after a uniformly random count of packets in `[minInterval, maxInterval]`. */
+/**
+ * When to skip packet numbers: the count of numbers used between two skipped ones is drawn
+ * uniformly from `[minInterval, maxInterval]` after each skip (and before the first). The contract's
+ * "every 0–65535 packets" becomes 1–65535 here: an interval of 0 would only put two skipped numbers
+ * side by side, which protects nothing more than one.
+ */
 export interface PacketNumberSkipPolicy {
-  /** Fewest packets sent between two skips (≥ 0). Default 0. */
+  /** Fewest numbers used between two skips (≥ 1). Default 1. */
   readonly minInterval?: number;
-  /** Most packets sent between two skips (≥ minInterval). Default {@link DEFAULT_MAX_SKIP_INTERVAL}. */
+  /** Most numbers used between two skips (≥ minInterval). Default {@link DEFAULT_MAX_SKIP_INTERVAL}. */
   readonly maxInterval?: number;
 }
 
@@ -68,12 +73,11 @@ export class PacketNumberState {
   private readonly minInterval: number;
   private readonly maxInterval: number;
   private readonly skipping: boolean;
-  /** Allocations left before the next skip. */
+  /** Numbers still to use before the next skip. */
   private untilSkip: number;
   /** Never-sent numbers, ascending, at most MAX_REMEMBERED_SKIPS. */
   private readonly skippedList: number[] = [];
   private lastAllocated = -1;
-  private lastAllocationSkipped = false;
   private _largestAcked: number | undefined;
 
   /** Creates the state of `space`, starting at `options.first` (default 0). */
@@ -83,11 +87,11 @@ export class PacketNumberState {
     this.nextPn = options.first ?? 0;
     const policy = options.skip ?? (space === 'application' ? {} : false);
     this.skipping = policy !== false;
-    this.minInterval = policy === false ? 0 : (policy.minInterval ?? 0);
+    this.minInterval = policy === false ? 1 : (policy.minInterval ?? 1);
     this.maxInterval = policy === false ? 0 : (policy.maxInterval ?? DEFAULT_MAX_SKIP_INTERVAL);
     if (!Number.isSafeInteger(this.nextPn) || this.nextPn < 0) throw new RangeError(`first packet number ${this.nextPn} is not a non-negative integer`);
-    if (!(Number.isInteger(this.minInterval) && Number.isInteger(this.maxInterval) && this.minInterval >= 0 && this.maxInterval >= this.minInterval && this.maxInterval < 2 ** 32)) {
-      throw new RangeError(`skip interval ${this.minInterval}..${this.maxInterval} is not a range of non-negative integers`);
+    if (policy !== false && !(Number.isInteger(this.minInterval) && Number.isInteger(this.maxInterval) && this.minInterval >= 1 && this.maxInterval >= this.minInterval && this.maxInterval < 2 ** 32)) {
+      throw new RangeError(`skip interval ${this.minInterval}..${this.maxInterval} is not a range of positive integers`);
     }
     this.untilSkip = this.skipping ? this.drawInterval() : 0;
   }
@@ -116,22 +120,19 @@ export class PacketNumberState {
   }
 
   /**
-   * The number for the next packet. When the skip countdown has run out, one number is skipped
-   * first (remembered as never sent) and a new interval is drawn (RFC 9000 §21.4).
+   * The number for the next packet. When the numbers of the current interval are used up, one
+   * number is skipped first (remembered as never sent) and a new interval is drawn (RFC 9000 §21.4).
    *
    * @throws QuicError(INTERNAL_ERROR) when the space is exhausted (2^62 − 1, RFC 9000 §12.3).
    */
   allocate(): number {
-    this.lastAllocationSkipped = false;
     if (this.skipping) {
       if (this.untilSkip === 0) {
         this.remember(this.nextPn);
         this.nextPn += 1;
         this.untilSkip = this.drawInterval();
-        this.lastAllocationSkipped = true;
-      } else {
-        this.untilSkip -= 1;
       }
+      this.untilSkip -= 1;
     }
     const pn = this.nextPn;
     // RFC 9000 §12.3: a connection whose packet numbers would exceed 2^62 − 1 must close.
@@ -154,7 +155,7 @@ export class PacketNumberState {
       throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `packet number ${pn} is not the last allocated in ${this.space}`);
     }
     this.nextPn = pn;
-    if (this.skipping && !this.lastAllocationSkipped) this.untilSkip += 1;
+    if (this.skipping) this.untilSkip += 1;
     this.lastAllocated = -1;
   }
 
