@@ -300,7 +300,11 @@ export class PacketAssembler {
     return this.builder.congestionLeft >= this.builder.headerSize(level) + AEAD_TAG_LENGTH + MIN_PACKET_PAYLOAD_ROOM;
   }
 
-  /** True when a packet at `level` can start now, coalesced or in a new datagram. */
+  /**
+   * True when a packet at `level` can start now: coalesced into the open datagram when it holds
+   * packets (a datagram is only ever closed at the end of its level walk, so that its padding is
+   * settled), else in a new datagram.
+   */
   private canStart(level: EncryptionLevel): boolean {
     return this.builder.spaceForPacket(level).payloadRoom >= MIN_PACKET_PAYLOAD_ROOM;
   }

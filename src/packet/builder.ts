@@ -472,7 +472,17 @@ export class PacketBuilder implements PacketWriter {
   setSource(source: FrameSource | null, congestionControlled: boolean): void {
     this.source = source;
     this.congestionControlled = congestionControlled;
-    this.roomEnd = congestionControlled ? Math.min(this.hardEnd, this.packetStart + this.congestionLeft - AEAD_TAG_LENGTH) : this.hardEnd;
+    if (!congestionControlled) {
+      this.roomEnd = this.hardEnd;
+      return;
+    }
+    // The whole packet counts in flight once it carries a congestion-controlled frame, including
+    // the sample padding and, should it end the datagram, the datagram's padding.
+    const budgetEnd = this.packetStart + this.congestionLeft;
+    // Assume the frame makes the packet ack-eliciting: a server's Initial then needs padding too.
+    const paddedEnd = this.dgStart + this.datagramPaddingTarget(true);
+    if (paddedEnd > budgetEnd || this.pnOffset + MIN_PN_AND_PAYLOAD_LENGTH + AEAD_TAG_LENGTH > budgetEnd) this.roomEnd = this.offset;
+    else this.roomEnd = Math.min(this.hardEnd, budgetEnd - AEAD_TAG_LENGTH);
   }
 
   /**
@@ -596,14 +606,14 @@ export class PacketBuilder implements PacketWriter {
   }
 
   /**
-   * Bytes a packet at `level` could use if prepared now: in the open datagram, or in a new one when
-   * none is open (or the open one is closed by the next Prepare because too little is left).
+   * Payload bytes a packet at `level` could use if prepared now: in the open datagram when it holds
+   * packets (`coalesced`), else in a new datagram. A Prepare with less than
+   * {@link MIN_PACKET_PAYLOAD_ROOM} left in the open datagram starts a new one instead.
    */
   spaceForPacket(level: EncryptionLevel): { coalesced: boolean; payloadRoom: number } {
     const header = this.headerSize(level);
     if (this.dgOpen && this.dgPackets.length > 0) {
-      const room = this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH;
-      if (room >= MIN_PACKET_PAYLOAD_ROOM) return { coalesced: true, payloadRoom: room };
+      return { coalesced: true, payloadRoom: this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH };
     }
     return { coalesced: false, payloadRoom: this.newDatagramCapacity() - header - AEAD_TAG_LENGTH };
   }
@@ -798,15 +808,18 @@ export class PacketBuilder implements PacketWriter {
     this.dgMtuProbe = false;
   }
 
-  /** The datagram length its packets require (RFC 9000 §14.1, §14.4; contract §E padding), capped at its capacity. */
-  private datagramPaddingTarget(): number {
+  /**
+   * The datagram length its packets require (RFC 9000 §14.1, §14.4; contract §E padding), capped at
+   * its capacity; with `assumeAckEliciting`, as if the open packet were ack-eliciting.
+   */
+  private datagramPaddingTarget(assumeAckEliciting = false): number {
     let target = 0;
     if (this.dgMtuProbe || this.dgLongProbe) target = this.dgCapacity;
     else if (this.dgHasInitial) {
       // RFC 9000 §14.1: a client pads every datagram carrying an Initial packet to 1200 bytes; a
       // server those carrying an ack-eliciting Initial packet (within its amplification budget,
       // which already caps the capacity).
-      const ackEliciting = this.dgInitialAckEliciting || (this.packetOpen && this.level === 'initial' && this.ackEliciting);
+      const ackEliciting = this.dgInitialAckEliciting || (this.packetOpen && this.level === 'initial' && (this.ackEliciting || assumeAckEliciting));
       if (this.ctx.role === 'client' || ackEliciting) target = MIN_INITIAL_DATAGRAM_SIZE;
     }
     return Math.min(target, this.dgCapacity);

@@ -136,23 +136,41 @@ test('packet number + payload reaches 4 bytes for the header-protection sample (
   assert.is(ctx.sent[0].inFlight, true);
 });
 
-test('a STREAM frame without a Length field stays last when its packet is padded', () => {
-  // Client: an Initial ACK and a 1-RTT packet whose stream data is cut to a small congestion
-  // allowance, so the 1-RTT packet is short and must take the datagram's padding.
+test('PADDING goes before the frames, so a last frame without a Length field still runs to the end of its packet', () => {
+  // Client: an Initial packet, then a 1-RTT packet ending with a DATAGRAM frame of type 0x30
+  // (no Length field); the 1-RTT packet ends the datagram and takes its padding.
   const ctx = newContext({ role: 'client', levels: ['initial', 'oneRtt'] });
-  ctx.limits.congestion = 200;
-  const a = new PacketAssembler(ctx);
-  const stream = new StreamSource().addStream(4, patternBytes(5000));
-  flush(a, [new AckSource().set('initial', [{ smallest: 0, largest: 0 }]), stream], 1);
+  const b = new PacketBuilder(ctx);
+  b.initialize(0);
+  b.prepareForControlFrames('initial');
+  b.buffer[b.offset] = 0x01;
+  b.commitFrame(1, { kind: 'ping' }, true);
+  b.finalize(false);
+  b.prepareForStreamFrames();
+  const payload = patternBytes(100);
+  b.buffer[b.offset] = 0x30;
+  b.buffer.set(payload, b.offset + 1);
+  b.commitFrame(1 + payload.length, { kind: 'datagram', id: 1 }, true);
+  b.finalize(true);
+  b.cleanup();
   assert.is(ctx.datagrams[0].length, 1200);
   const [dg] = decodeAll(ctx);
-  assert.equal(dg.map((p) => p.level), ['initial', 'oneRtt']);
-  const frames = dg[1].frames;
-  assert.is(frames[0].kind, 'padding');
-  const sf = frames[frames.length - 1] as StreamFrame;
-  assert.is(sf.kind, 'stream');
-  assert.is(sf.explicitLength, false, 'the stream frame filled its room without a Length field');
-  assert.equal(sf.data, patternBytes(5000).subarray(0, sf.data.length), 'its data is intact');
+  assert.equal(kinds(dg[1]), ['padding', 'datagram']);
+  const d = dg[1].frames[1] as Extract<Frame, { kind: 'datagram' }>;
+  assert.is(d.explicitLength, false);
+  assert.equal(d.data, payload, 'the DATAGRAM payload is exactly what was written');
+});
+
+test('congestion-controlled frames never ride in a datagram whose padding would exceed the allowance', () => {
+  const ctx = newContext({ role: 'client', levels: ['initial', 'oneRtt'] });
+  ctx.limits.congestion = 600;
+  const a = new PacketAssembler(ctx);
+  const stream = new StreamSource().addStream(4, patternBytes(5000));
+  const r = flush(a, [new AckSource().set('initial', [{ smallest: 0, largest: 0 }]), stream], 1);
+  assert.is(ctx.datagrams.length, 1);
+  assert.is(ctx.datagrams[0].length, 1200, 'the Initial datagram is still padded');
+  assert.not.ok(decodeAll(ctx).flat().some((p) => kinds(p).includes('stream')), 'no STREAM frame in it');
+  assert.is(r.blockedBy, 'congestion');
 });
 
 // ------------------------------------------------------------------------------------------------
