@@ -33,9 +33,7 @@ import { Reader } from '../../src/wire/reader.js';
 import { defaultTransportParameters, encodeTransportParameters } from '../../src/wire/transport-parameters.js';
 
 /** True when `command` is on the PATH. */
-export function hasCommand(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
+export { hasCommand } from './peers.js';
 
 /**
  * The Initial-level CRYPTO stream (from offset 0, as far as contiguous) carried by a client's

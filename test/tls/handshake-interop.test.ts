@@ -28,7 +28,8 @@ import { MemoryTicketStore } from '../../src/tls/tickets.js';
 import { verifyCertificateVerify } from '../../src/tls/signatures.js';
 import { decodeTransportParameters } from '../../src/wire/transport-parameters.js';
 import { SERVER_TP, serverChain, splitFlight } from '../support/tls-handshake.js';
-import { captureClientHello, clientAgainstGtlsServer, gtlsClientAgainstServer, hasCommand } from '../support/tls-quic-probe.js';
+import { captureClientHello, clientAgainstGtlsServer, gtlsClientAgainstServer } from '../support/tls-quic-probe.js';
+import { requirePeer } from '../support/peers.js';
 
 const now = Date.now();
 const fromHex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -76,7 +77,7 @@ test('the captured GnuTLS ClientHello carries what GnuTLS sends, and our server 
 });
 
 test('live: the GnuTLS client sends the ClientHello captured above (same cipher suites and extension types)', async () => {
-  if (!hasCommand('gtlsclient')) return console.log('  (gtlsclient not installed: live capture not run)');
+  if (!requirePeer('gtlsclient')) return;
   const ch = await captureClientHello('gtlsclient', ['-q', '--timeout=3s', 'localhost', '{port}', 'https://localhost:{port}/']);
   assert.ok(ch !== undefined, 'captured a ClientHello');
   const live = decodeHandshakeMessage(ch!, { sender: 'client' }) as ClientHello;
@@ -185,7 +186,7 @@ async function selfSigned(keyType: SelfSignedKeyType) {
 }
 
 test('live: our client completes handshakes with gtlsserver (GnuTLS) for every suite and group, and stores its NewSessionTicket', async () => {
-  if (!hasCommand('gtlsserver')) return console.log('  (gtlsserver not installed: live handshake not run)');
+  if (!requirePeer('gtlsserver')) return;
   const cert = await selfSigned('ecdsa-p256');
   const cases: Array<[number, 'x25519' | 'secp256r1']> = [
     [CipherSuite.TLS_AES_128_GCM_SHA256, 'x25519'],
@@ -218,7 +219,7 @@ test('live: our client completes handshakes with gtlsserver (GnuTLS) for every s
 });
 
 test('live: our client verifies gtlsserver certificates of every key type (ECDSA P-384, Ed25519, RSA)', async () => {
-  if (!hasCommand('gtlsserver')) return console.log('  (gtlsserver not installed: live handshake not run)');
+  if (!requirePeer('gtlsserver')) return;
   const expected: Array<[SelfSignedKeyType, number]> = [
     ['ecdsa-p384', SignatureScheme.ecdsa_secp384r1_sha384],
     ['ed25519', SignatureScheme.ed25519],
@@ -235,7 +236,7 @@ test('live: our client verifies gtlsserver certificates of every key type (ECDSA
 });
 
 test('live: a gtlsserver certificate for another name is refused with bad_certificate, and GnuTLS is told so', async () => {
-  if (!hasCommand('gtlsserver')) return console.log('  (gtlsserver not installed: live handshake not run)');
+  if (!requirePeer('gtlsserver')) return;
   const cert = await generateSelfSignedCertificate({ hostnames: ['example.org'] });
   const run = await clientAgainstGtlsServer(cert, { serverName: 'localhost', alpnProtocols: ['h3'], trustAnchors: [cert.certificatePem] });
   assert.is(run.session.state, 'failed');
@@ -243,7 +244,7 @@ test('live: a gtlsserver certificate for another name is refused with bad_certif
 });
 
 test('live: gtlsclient (GnuTLS) completes handshakes with our server — default, secp256r1 only, ChaCha20 or AES-256 only, and via a HelloRetryRequest', async () => {
-  if (!hasCommand('gtlsclient')) return console.log('  (gtlsclient not installed: live handshake not run)');
+  if (!requirePeer('gtlsclient')) return;
   const cert = await selfSigned('ecdsa-p256');
   const cases: Array<{ args: string[]; suite: number; group: string; retry: boolean; serverGroups?: Array<'x25519' | 'secp256r1'> }> = [
     { args: [], suite: CipherSuite.TLS_AES_128_GCM_SHA256, group: 'x25519', retry: false },
