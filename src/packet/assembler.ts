@@ -306,7 +306,7 @@ export class PacketAssembler {
    * settled), else in a new datagram.
    */
   private canStart(level: EncryptionLevel): boolean {
-    return this.builder.spaceForPacket(level).payloadRoom >= MIN_PACKET_PAYLOAD_ROOM;
+    return this.builder.payloadRoomFor(level) >= MIN_PACKET_PAYLOAD_ROOM;
   }
 
   /** Look-ahead before sealing: will another packet be coalesced after the open one? */

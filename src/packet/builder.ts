@@ -25,12 +25,13 @@
  *
  * @module
  */
-import { AEAD_LIMITS, type PacketKeys } from '../crypto/keys.js';
-import { applyHeaderProtection, applyHeaderProtectionBatch, MIN_PN_AND_PAYLOAD_LENGTH, sealPacket } from '../crypto/packet-protection.js';
+import { AEAD_LIMITS, writeNonce, type PacketKeys } from '../crypto/keys.js';
+import { applyHeaderProtection, applyHeaderProtectionBatch, MIN_PN_AND_PAYLOAD_LENGTH } from '../crypto/packet-protection.js';
 import { AEAD_TAG_LENGTH, type HeaderProtection } from '../crypto/provider.js';
 import { QuicError, TransportErrorCode } from '../wire/errors.js';
 import { FrameType } from '../wire/frames/types.js';
-import { longHeaderSize, setLongHeaderLength, shortHeaderSize, writeLongHeader, writeShortHeader, type LengthFieldSize } from '../wire/header-write.js';
+import { FIXED_BIT, MAX_CONNECTION_ID_LENGTH } from '../wire/header.js';
+import { longHeaderSize, setLongHeaderLength, shortHeaderSize, writeLongHeader, type LengthFieldSize } from '../wire/header-write.js';
 import { spaceOf, type EncryptionLevel, type PacketNumberSpace } from '../wire/levels.js';
 import { QUIC_V1, type QuicVersion } from '../wire/version.js';
 import type { AnyActorRef } from 'xstate';
@@ -63,6 +64,47 @@ export const STATELESS_RESET_PADDING = 22;
 /** Datagrams handed over together, with one header-protection mask call for their short headers (QUIC_MAX_CRYPTO_BATCH_COUNT). */
 export const DEFAULT_BATCH_DATAGRAMS = 16;
 
+/** Bytes of each buffer of the datagram arena shared by all builders (see {@link DatagramArena}). */
+export const DATAGRAM_ARENA_BYTES = 256 * 1024;
+
+/**
+ * Memory for datagrams, shared by every builder of the process: a bump allocator over buffers of
+ * {@link DATAGRAM_ARENA_BYTES}. A datagram reserves its capacity when it opens and gives back the
+ * unused tail when it closes (only while nothing was reserved after it). Bytes handed over are
+ * never written again — the allocator only moves forward, to a fresh buffer when one is used up —
+ * so a datagram's view stays valid for as long as its receiver keeps it (e.g. until a socket's
+ * send completes). Sharing one buffer between connections keeps memory per idle connection at
+ * zero and the cost of allocation at about 0.05 µs per 1200-byte datagram (one 256 KiB buffer per
+ * ~200 datagrams; a buffer per batch of 16 cost ~0.2 µs per datagram, see bench/builder.ts).
+ */
+export class DatagramArena {
+  private buf: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+
+  /** The buffer of the last reservation. */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Reserves `size` bytes and returns their offset in {@link buffer}. */
+  reserve(size: number): number {
+    if (this.buf.length - this.pos < size) {
+      this.buf = new Uint8Array(Math.max(DATAGRAM_ARENA_BYTES, size));
+      this.pos = 0;
+    }
+    const start = this.pos;
+    this.pos += size;
+    return start;
+  }
+
+  /** Gives back `buf[from, reservedEnd)`, the unused end of the last reservation, if nothing was reserved since. */
+  release(buf: Uint8Array, from: number, reservedEnd: number): void {
+    if (buf === this.buf && this.pos === reservedEnd) this.pos = from;
+  }
+}
+
+const sharedArena = new DatagramArena();
+
 /** What {@link PacketBuilder.finalize} did with the open packet. */
 export type FinalizeOutcome =
   /** The packet was sealed and batched (or sent with the batch). */
@@ -76,6 +118,8 @@ export type FinalizeOutcome =
 export interface PacketBuilderOptions {
   /** Datagrams per batch (≥ 1); default {@link DEFAULT_BATCH_DATAGRAMS}. */
   readonly batchDatagrams?: number;
+  /** Where datagram memory comes from; default one arena shared by every builder of the process. */
+  readonly arena?: DatagramArena;
 }
 
 /** A packet or its header-protection failed; the packets concerned were given back to their sources. */
@@ -151,12 +195,16 @@ export class PacketBuilder implements PacketWriter {
   private ampLeft = 0;
   private congestionLeftBytes = 0;
   private pacingLeftBytes = 0;
+  /** The packet number states, read at Initialize (initial, handshake, application). */
+  private pnInitial: PacketNumberState | undefined;
+  private pnHandshake: PacketNumberState | undefined;
+  private pnApplication: PacketNumberState | undefined;
   private packetsBuilt = 0;
   private datagramsBuilt = 0;
   private bytesBuilt = 0;
 
   // ---- buffer ---------------------------------------------------------------------------------
-  private arenaPos = 0;
+  private readonly arena: DatagramArena;
 
   // ---- open datagram --------------------------------------------------------------------------
   private dgOpen = false;
@@ -217,6 +265,7 @@ export class PacketBuilder implements PacketWriter {
     const batch = options.batchDatagrams ?? DEFAULT_BATCH_DATAGRAMS;
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batchDatagrams ${batch} is not a positive integer`);
     this.batchDatagrams = batch;
+    this.arena = options.arena ?? sharedArena;
     this.lifecycle = new BuilderLifecycle();
   }
 
@@ -298,8 +347,13 @@ export class PacketBuilder implements PacketWriter {
     const maxFrames = ctx.maxFramesPerPacket ?? DEFAULT_MAX_FRAMES_PER_PACKET;
     if (!Number.isInteger(maxFrames) || maxFrames < 1) throw new RangeError(`maxFramesPerPacket ${maxFrames} is not a positive integer`);
     const scid = ctx.sourceCid();
+    const dcid = ctx.destinationCid();
     const limits = ctx.limits;
     const mds = limits.maxDatagramSize();
+    // RFC 9000 §17.2: connection IDs of v1 and v2 are at most 20 bytes.
+    if (dcid.length > MAX_CONNECTION_ID_LENGTH || (scid?.length ?? 0) > MAX_CONNECTION_ID_LENGTH) {
+      throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `connection ID longer than ${MAX_CONNECTION_ID_LENGTH} bytes`);
+    }
     // RFC 9000 §14: QUIC MUST NOT be used on a path that cannot carry 1200-byte datagrams.
     if (this.lifecycle.state === 'uninitialized' && !(mds >= MIN_INITIAL_DATAGRAM_SIZE)) {
       throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `maximum datagram size ${mds} is below ${MIN_INITIAL_DATAGRAM_SIZE}`);
@@ -307,10 +361,13 @@ export class PacketBuilder implements PacketWriter {
     this.lifecycle.send({ type: 'Initialize', sourceCidAvailable: scid !== undefined, maxFrames });
     this.now = now;
     this.version = ctx.version();
-    this.dcid = ctx.destinationCid();
+    this.dcid = dcid;
     this.scid = scid ?? new Uint8Array(0);
     this.token = ctx.role === 'client' ? ctx.initialToken() : new Uint8Array(0);
     this.maxDatagram = Math.floor(mds);
+    this.pnInitial = ctx.packetNumbers('initial');
+    this.pnHandshake = ctx.packetNumbers('handshake');
+    this.pnApplication = ctx.packetNumbers('application');
     this.ampLeft = limits.amplificationBudget();
     this.congestionLeftBytes = limits.congestionAllowance();
     this.pacingLeftBytes = limits.pacingAllowance(now);
@@ -457,7 +514,7 @@ export class PacketBuilder implements PacketWriter {
     this.source = null;
     this.pending = [];
     this.hpEntries = [];
-    this.dgOpen = false;
+    if (this.dgOpen) this.releaseOpenDatagram();
     return failure;
   }
 
@@ -586,7 +643,7 @@ export class PacketBuilder implements PacketWriter {
 
   /** Size of the header (up to the packet number) of the next packet at `level`. */
   headerSize(level: EncryptionLevel): number {
-    const pns = this.ctx.packetNumbers(spaceOf(level));
+    const pns = this.packetNumbersOf(level);
     // +1: the next allocation may skip a number first.
     const pnLength = pns.encodedLength(pns.next + 1);
     if (level === 'oneRtt') return shortHeaderSize(this.dcid.length, pnLength);
@@ -607,15 +664,13 @@ export class PacketBuilder implements PacketWriter {
 
   /**
    * Payload bytes a packet at `level` could use if prepared now: in the open datagram when it holds
-   * packets (`coalesced`), else in a new datagram. A Prepare with less than
+   * packets, else in a new datagram. A Prepare with less than
    * {@link MIN_PACKET_PAYLOAD_ROOM} left in the open datagram starts a new one instead.
    */
-  spaceForPacket(level: EncryptionLevel): { coalesced: boolean; payloadRoom: number } {
+  payloadRoomFor(level: EncryptionLevel): number {
     const header = this.headerSize(level);
-    if (this.dgOpen && this.dgPackets.length > 0) {
-      return { coalesced: true, payloadRoom: this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH };
-    }
-    return { coalesced: false, payloadRoom: this.newDatagramCapacity() - header - AEAD_TAG_LENGTH };
+    if (this.dgOpen && this.dgPackets.length > 0) return this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH;
+    return this.newDatagramCapacity() - header - AEAD_TAG_LENGTH;
   }
 
   /**
@@ -653,19 +708,21 @@ export class PacketBuilder implements PacketWriter {
    */
   closeDatagram(): void {
     if (!this.dgOpen || this.packetOpen) return;
-    this.dgOpen = false;
-    if (this.dgPackets.length === 0) return;
+    if (this.dgPackets.length === 0) {
+      this.releaseOpenDatagram();
+      return;
+    }
     const length = this.dgEnd - this.dgStart;
     if (length < this.datagramPaddingTarget()) {
       // A sealed packet cannot take padding any more; hand the frames back rather than send a
       // datagram that breaks RFC 9000 §14.1.
-      this.dgOpen = true;
       this.abandonOpenDatagram();
       throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `datagram of ${length} bytes closed below its padding target`);
     }
+    this.dgOpen = false;
     this.pending.push({ buf: this.buffer, start: this.dgStart, end: this.dgEnd, packets: this.dgPackets });
     this.dgPackets = [];
-    this.arenaPos = this.dgEnd;
+    this.arena.release(this.buffer, this.dgEnd, this.dgStart + this.dgCapacity);
     this.ampLeft -= length;
     this.datagramsBuilt += 1;
     this.bytesBuilt += length;
@@ -674,6 +731,12 @@ export class PacketBuilder implements PacketWriter {
   // ==============================================================================================
   // Internals
   // ==============================================================================================
+
+  /** The packet number state of `level`'s space, as read at Initialize. */
+  private packetNumbersOf(level: EncryptionLevel): PacketNumberState {
+    const s = level === 'initial' ? this.pnInitial : level === 'handshake' ? this.pnHandshake : this.pnApplication;
+    return s ?? this.ctx.packetNumbers(spaceOf(level));
+  }
 
   private lengthFieldFor(capacity: number): LengthFieldSize {
     // RFC 9000 §16: a 2-byte varint holds Length values up to 16383.
@@ -716,7 +779,7 @@ export class PacketBuilder implements PacketWriter {
     if (level === 'oneRtt') this.checkKeyBudget();
     const keys = ctx.sendKeys(level) as PacketKeys;
     const space = spaceOf(level);
-    const pnState = ctx.packetNumbers(space);
+    const pnState = this.packetNumbersOf(level);
     const header = this.headerSize(level);
     if (mtuProbe) {
       this.closeDatagram();
@@ -747,17 +810,18 @@ export class PacketBuilder implements PacketWriter {
     try {
       if (level === 'oneRtt') {
         this.longHeader = false;
-        this.keyPhaseBit = ctx.keyPhase();
-        const layout = writeShortHeader(buf, start, {
-          dcid: this.dcid,
-          spinBit: ctx.spinBit?.() ?? 0,
-          keyPhase: this.keyPhaseBit,
-          packetNumber: pn,
-          pnLength,
-          greaseFixedBit: grease,
-        });
-        this.pnOffset = layout.pnOffset;
-        this.payloadStart = layout.payloadOffset;
+        const keyPhase = (this.keyPhaseBit = ctx.keyPhase());
+        // RFC 9000 §17.3.1: Header Form 0, Fixed Bit, Spin Bit, Reserved Bits 0, Key Phase, Packet
+        // Number Length − 1; the Destination Connection ID; the packet number. The bytes of wire's
+        // writeShortHeader, written here without its argument checks and field object (the
+        // connection IDs were checked at Initialize): ~0.1 µs less per 1-RTT packet (bench/builder.ts).
+        buf[start] = (grease ? 0 : FIXED_BIT) | (((ctx.spinBit?.() ?? 0) & 1) << 5) | ((keyPhase & 1) << 2) | (pnLength - 1);
+        buf.set(this.dcid, start + 1);
+        const pnOffset = start + 1 + this.dcid.length;
+        const low = pn % 0x1_0000_0000; // exact for any safe integer; >>> below reads it as uint32
+        for (let i = 0; i < pnLength; i++) buf[pnOffset + i] = (low >>> (8 * (pnLength - 1 - i))) & 0xff;
+        this.pnOffset = pnOffset;
+        this.payloadStart = pnOffset + pnLength;
       } else {
         this.longHeader = true;
         this.keyPhaseBit = 0;
@@ -792,14 +856,11 @@ export class PacketBuilder implements PacketWriter {
   }
 
   private openDatagram(capacity: number): void {
-    if (this.buffer.length - this.arenaPos < capacity) {
-      // A fresh buffer: datagrams already handed over keep theirs (they are never written again).
-      this.buffer = new Uint8Array(Math.max(capacity, this.maxDatagram) * this.batchDatagrams);
-      this.arenaPos = 0;
-    }
+    const start = this.arena.reserve(capacity);
+    this.buffer = this.arena.buffer;
     this.dgOpen = true;
-    this.dgStart = this.arenaPos;
-    this.dgEnd = this.arenaPos;
+    this.dgStart = start;
+    this.dgEnd = start;
     this.dgCapacity = capacity;
     this.dgPackets = [];
     this.dgHasInitial = false;
@@ -837,7 +898,14 @@ export class PacketBuilder implements PacketWriter {
     this.packetOpen = false;
     this.offset = this.dgEnd;
     this.roomEnd = this.hardEnd = this.dgEnd;
-    if (this.dgPackets.length === 0) this.dgOpen = false;
+    if (this.dgPackets.length === 0) this.releaseOpenDatagram();
+  }
+
+  /** Drops the open datagram (holding no packet to send) and gives its memory back. */
+  private releaseOpenDatagram(): void {
+    this.dgOpen = false;
+    this.dgPackets = [];
+    this.arena.release(this.buffer, this.dgStart, this.dgStart + this.dgCapacity);
   }
 
   private currentPacketRecord(size: number): SentPacket {
@@ -883,9 +951,15 @@ export class PacketBuilder implements PacketWriter {
         // RFC 9000 §17.2: Length = packet number + payload + AEAD tag.
         setLongHeaderLength(buf, this.lengthOffset, this.lengthFieldSize, this.pnLength + (payloadEnd - this.payloadStart) + AEAD_TAG_LENGTH);
       }
-      packetEnd = sealPacket(this.keys as PacketKeys, buf, this.packetStart, this.pnOffset, this.pnLength, this.pn, payloadEnd);
+      const keys = this.keys as PacketKeys;
+      // RFC 9001 §5.3: nonce = IV XOR packet number; AAD = the header through the packet number
+      // (written by the header writer). The AEAD tag follows the payload, within the datagram's
+      // capacity. (`sealPacket` would re-check offsets the builder computed itself and rewrite the
+      // packet number; skipping it saves ~0.15 µs per packet, bench/builder.ts.)
+      keys.aead.seal(writeNonce(keys.iv, this.pn, keys.nonce), buf.subarray(this.packetStart, this.payloadStart), buf, this.payloadStart, payloadEnd - this.payloadStart);
+      packetEnd = payloadEnd + AEAD_TAG_LENGTH;
       // contract §E: long headers are protected at once (their keys differ per level).
-      if (this.longHeader) applyHeaderProtection((this.keys as PacketKeys).hp, buf, this.packetStart, this.pnOffset, this.pnLength);
+      if (this.longHeader) applyHeaderProtection(keys.hp, buf, this.packetStart, this.pnOffset, this.pnLength);
     } catch (e) {
       this.failOpenPacket(e);
     }
@@ -930,8 +1004,7 @@ export class PacketBuilder implements PacketWriter {
   private abandonOpenDatagram(): void {
     if (!this.dgOpen) return;
     const packets = this.dgPackets;
-    this.dgPackets = [];
-    this.dgOpen = false;
+    this.releaseOpenDatagram();
     // Short-header packets end their datagram, so none of the open datagram is in the HP batch.
     for (const p of packets) {
       this.undoAccounting(p);
@@ -968,7 +1041,7 @@ export class PacketBuilder implements PacketWriter {
         let j = i + 1;
         while (j < entries.length && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
         if (j - i === 1) applyHeaderProtection(entries[i].hp, entries[i].buf, entries[i].packetStart, entries[i].pnOffset, entries[i].pnLength);
-        else applyHeaderProtectionBatch(entries[i].hp, entries[i].buf, entries.slice(i, j));
+        else applyHeaderProtectionBatch(entries[i].hp, entries[i].buf, i === 0 ? entries : entries.slice(i, j), j - i);
         i = j;
       }
     } catch (e) {

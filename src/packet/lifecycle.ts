@@ -60,6 +60,8 @@ export interface LifecycleTable {
   readonly transitions: ReadonlyArray<Readonly<Partial<Record<PacketBuilderEventType, readonly CompiledTransition[]>>>>;
   /** Every compiled transition, in config order. */
   readonly all: readonly CompiledTransition[];
+  /** The same candidates, flat: `flat[stateIndex * PACKET_BUILDER_EVENT_TYPES.length + eventIndex]`. */
+  readonly flat: ReadonlyArray<readonly CompiledTransition[] | undefined>;
   /** Index of the machine's initial state. */
   readonly initialIndex: number;
 }
@@ -129,7 +131,25 @@ export function compileLifecycleTable(machine: AnyStateMachine): LifecycleTable 
   }
   const initialIndex = stateIndex.get(String(machine.root.initial.target[0].key));
   if (initialIndex === undefined) throw new Error('packet builder machine: unknown initial state');
-  return { transitions, all, initialIndex };
+  const flat: (readonly CompiledTransition[] | undefined)[] = [];
+  transitions.forEach((row, si) => PACKET_BUILDER_EVENT_TYPES.forEach((type, ei) => (flat[si * EVENT_COUNT + ei] = row[type])));
+  return { transitions, all, initialIndex, flat };
+}
+
+const EVENT_COUNT = PACKET_BUILDER_EVENT_TYPES.length;
+/** Index of each event type in `PACKET_BUILDER_EVENT_TYPES` (a fixed-shape object: one cheap lookup per event). */
+const EVENT_INDEX: Readonly<Record<PacketBuilderEventType, number>> = {
+  Initialize: 0,
+  PrepareForControlFrames: 1,
+  PrepareForPathMtuDiscovery: 2,
+  PrepareForStreamFrames: 3,
+  AddFrame: 4,
+  AddStreamFrame: 5,
+  Finalize: 6,
+  Cleanup: 7,
+};
+for (const [type, i] of Object.entries(EVENT_INDEX)) {
+  if (PACKET_BUILDER_EVENT_TYPES[i] !== type) throw new Error(`packet builder lifecycle: event index of ${type} is stale`);
 }
 
 /** The lifecycle table of `packetBuilderMachine`, compiled once at module load. */
@@ -234,7 +254,7 @@ export class BuilderLifecycle {
   }
 
   private select(event: PacketBuilderEvent): CompiledTransition | undefined {
-    const candidates = this.table.transitions[this.stateIndex][event.type];
+    const candidates = this.table.flat[this.stateIndex * EVENT_COUNT + EVENT_INDEX[event.type]];
     if (candidates === undefined) return undefined;
     const args = this.args;
     args.event = event;
