@@ -34,6 +34,12 @@ export interface StreamSourceOptions {
   readonly control: ControlQueue;
   /** Options of each stream's send buffer (its high-water mark). */
   readonly sendBuffer?: SendBufferOptions;
+  /**
+   * Called after each STREAM frame is committed to a packet, with its stream and whether it carries
+   * FIN: the moments the sending part's state moves (RFC 9000 §3.1: the first STREAM frame enters
+   * "Send", a STREAM frame with FIN enters "Data Sent"). Retransmissions are reported too.
+   */
+  readonly onFrameSent?: (streamId: number, fin: boolean) => void;
 }
 
 /**
@@ -102,6 +108,7 @@ export class StreamSource implements FrameSource {
   private readonly flow: FlowController;
   private readonly control: ControlQueue;
   private readonly bufferOptions: SendBufferOptions | undefined;
+  private readonly onFrameSent: ((streamId: number, fin: boolean) => void) | undefined;
   private readonly streams = new Map<number, StreamEntry>();
   /** Round-robin ring of stream IDs (a queue with a moving head). */
   private ring: number[] = [];
@@ -122,6 +129,7 @@ export class StreamSource implements FrameSource {
     this.flow = options.flow;
     this.control = options.control;
     this.bufferOptions = options.sendBuffer;
+    this.onFrameSent = options.onFrameSent;
     this.creditSubscription = this.flow.sendCreditRaised$.subscribe((streamId) => this.onCreditRaised(streamId));
   }
 
@@ -288,6 +296,7 @@ export class StreamSource implements FrameSource {
       const fresh = e.buffer.onSent(range.offset, fit.dataLength, fin);
       this.flow.consumeSendCredit(id, fresh);
       frames++;
+      this.onFrameSent?.(id, fin);
       // The stream that wrote goes to the back of the ring (if it still has something to send).
       const more = e.buffer.hasSendable(this.creditFor(id) > 0);
       if (more) this.rotate(e, true);
