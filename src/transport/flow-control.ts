@@ -277,6 +277,12 @@ export interface FlowControllerOptions {
    * `peer`.
    */
   readonly streamIds?: StreamIdSpace;
+  /**
+   * Called after a flow control frame is committed to a packet ({@link FlowController.onFrameSent}).
+   * A STREAM_DATA_BLOCKED sent before any STREAM frame moves the stream's sending part to "Send"
+   * (RFC 9000 §3.1).
+   */
+  readonly onFrameSent?: (frame: FlowControlFrame) => void;
 }
 
 const NO_LIMITS: FlowControlParameters = Object.freeze({
@@ -321,7 +327,7 @@ export class FlowController {
   private readonly sentValues = new WeakMap<SentFrame, number>();
   private maxDataAcked = 0;
   private readonly maxStreamsAcked = { bidi: 0, uni: 0 };
-
+  private readonly frameSentHook: ((frame: FlowControlFrame) => void) | undefined;
 
   private readonly pending = new Subject<void>();
   private readonly creditRaised = new Subject<number | undefined>();
@@ -341,6 +347,7 @@ export class FlowController {
     this.peer = options.peer ?? NO_LIMITS;
     this.fraction = options.updateFraction ?? DEFAULT_WINDOW_UPDATE_FRACTION;
     this.maxStreamWindow = options.autoTune?.maxStreamWindow;
+    this.frameSentHook = options.onFrameSent;
     this.connRecv = new ReceiveWindow({
       initial: this.local.initialMaxData,
       maxWindow: options.autoTune?.maxConnectionWindow,
@@ -759,6 +766,7 @@ export class FlowController {
         this.streamDataBlockedPending.delete(frame.streamId);
         break;
     }
+    this.frameSentHook?.(frame);
   }
 
   /** A packet carrying a flow control frame was acknowledged. */
