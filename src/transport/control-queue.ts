@@ -148,9 +148,16 @@ export class ControlQueue {
   private readonly maxPathResponses: number;
   private readonly stillNeeded: (frame: ControlFrame) => boolean;
   private readonly pending = new Subject<void>();
+  private readonly acknowledged = new Subject<ControlFrame>();
 
   /** Emits when a frame is queued (new, or lost and queued again). */
   readonly pending$: Observable<void> = this.pending.asObservable();
+  /**
+   * Emits a frame whose information the peer acknowledged (a packet carrying it, while in flight,
+   * was acknowledged): e.g. RESET_STREAM acknowledged moves the sending part to "Reset Recvd"
+   * (RFC 9000 §3.1). Frames never retransmitted (PATH_*) are not reported.
+   */
+  readonly acknowledged$: Observable<ControlFrame> = this.acknowledged.asObservable();
 
   /** Creates an empty queue. */
   constructor(options: ControlQueueOptions = {}) {
@@ -262,7 +269,11 @@ export class ControlQueue {
   onAcked(frame: SentFrame): void {
     const key = keyOf(frame);
     if (key === undefined) return;
-    if (this.inFlight.delete(key)) this.known.delete(key);
+    const entry = this.inFlight.get(key);
+    if (entry === undefined) return;
+    this.inFlight.delete(key);
+    this.known.delete(key);
+    this.acknowledged.next(entry.frame);
   }
 
   /**
