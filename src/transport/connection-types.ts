@@ -4,8 +4,8 @@
  *
  * A connection consumes `(datagram, remote address, now)` and produces datagrams and a next-timer
  * deadline (ARCHITECTURE.md principle 1). It never reads a clock, never sets a timer and never
- * touches a socket: the caller passes `now` (milliseconds, a monotonic clock of its choice) into
- * every call. Everything is synchronous. Events for the application are queued and drained by
+ * touches a socket: the caller passes `now` (milliseconds, a monotonic clock of its choice; see
+ * `ConnectionOptionsBase.epochOffset` for how it maps to wall-clock time) into every call. Everything is synchronous. Events for the application are queued and drained by
  * the caller ({@link QuicConnectionCore.drainEvents}) after each call, so application code never
  * runs inside the connection (no re-entrancy).
  *
@@ -94,6 +94,14 @@ export interface ConnectionOptionsBase {
   readonly transport?: Partial<TransportSettings>;
   /** The time the connection is created, ms. */
   readonly now: number;
+  /**
+   * Milliseconds to add to `now` to get Unix epoch time. The TLS handshake reads time as wall-clock
+   * time — certificate validity (RFC 5280 §4.1.2.5) and session ticket ages (RFC 8446 §4.6.1) — so
+   * an endpoint whose clock is `performance.now()` passes `performance.timeOrigin`. Default 0: the
+   * caller's `now` is already epoch-based (e.g. `Date.now()`, or a simulation's virtual clock
+   * started at it).
+   */
+  readonly epochOffset?: number;
   /** The peer's address (datagrams from elsewhere are dropped until migration exists). */
   readonly remoteAddress: SocketAddress;
   /** 32 bytes keying stateless reset tokens (RFC 9000 §10.3.2); shared by an endpoint's connections. */
