@@ -85,12 +85,15 @@ const frameTypeOf: Readonly<Record<StreamFrameKind, number>> = {
  *   send on (our own unidirectional streams);
  * - MAX_STREAM_DATA (§19.10) or STOP_SENDING (§19.5) for a stream we only receive on (the peer's
  *   unidirectional streams).
+ *
+ * `frameType` is the exact type received, for the error (STREAM frames have eight, 0x08–0x0f);
+ * it defaults to the base type of `kind`.
  */
-export function checkStreamFrameDirection(role: EndpointRole, streamId: number, kind: StreamFrameKind): void {
+export function checkStreamFrameDirection(role: EndpointRole, streamId: number, kind: StreamFrameKind, frameType: number = frameTypeOf[kind]): void {
   const senderFrame = kind === 'stream' || kind === 'resetStream' || kind === 'streamDataBlocked';
   if (senderFrame ? !canReceiveOn(role, streamId) : !canSendOn(role, streamId)) {
     const what = senderFrame ? 'send-only' : 'receive-only';
-    throw new QuicError(TransportErrorCode.STREAM_STATE_ERROR, `${kind} frame for ${what} stream ${streamId}`, { frameType: frameTypeOf[kind] });
+    throw new QuicError(TransportErrorCode.STREAM_STATE_ERROR, `${kind} frame for ${what} stream ${streamId}`, { frameType });
   }
 }
 
@@ -197,17 +200,18 @@ export class StreamIdSpace {
    * or for a locally initiated stream we have not opened (RFC 9000 §19.4, §19.5, §19.8, §19.10,
    * §19.13), and STREAM_LIMIT_ERROR for a peer stream beyond the limit we advertised (§4.6).
    * A peer stream above the high-water mark is opened together with every lower one of its type
-   * (§3.2); the returned verdict says which — they count as live from now on.
+   * (§3.2); the returned verdict says which — they count as live from now on. Errors carry
+   * `frameType`, the exact type received (default: the base type of `kind`).
    */
-  classify(streamId: number, kind: StreamFrameKind): StreamFrameVerdict {
-    checkStreamFrameDirection(this.role, streamId, kind);
+  classify(streamId: number, kind: StreamFrameKind, frameType: number = frameTypeOf[kind]): StreamFrameVerdict {
+    checkStreamFrameDirection(this.role, streamId, kind, frameType);
     const index = streamIndex(streamId);
     const bidi = isBidirectionalStream(streamId);
     if (isLocallyInitiated(streamId, this.role)) {
       const t = bidi ? this.localBidi : this.localUni;
       if (index >= t.opened) {
         throw new QuicError(TransportErrorCode.STREAM_STATE_ERROR, `${kind} frame for stream ${streamId}, which we have not opened`, {
-          frameType: frameTypeOf[kind],
+          frameType,
         });
       }
       return t.live.has(index) ? LIVE : CLOSED;
@@ -219,7 +223,7 @@ export class StreamIdSpace {
       throw new QuicError(
         TransportErrorCode.STREAM_LIMIT_ERROR,
         `stream ${streamId} exceeds the ${t.limit} ${bidi ? 'bidirectional' : 'unidirectional'} streams allowed`,
-        { frameType: frameTypeOf[kind] },
+        { frameType },
       );
     }
     const first = t.opened;
