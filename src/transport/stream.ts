@@ -1,5 +1,5 @@
 /**
- * One stream as the {@link StreamManager} keeps it: its sending part and/or receiving part, each
+ * One stream as the stream manager (`streams.ts`) keeps it: its sending part and/or receiving part, each
  * following its RFC 9000 §3 machine through the compiled transition tables below.
  *
  * The machines (`machines/send-stream.ts`, `machines/recv-stream.ts`) are the single definition of
