@@ -111,9 +111,14 @@ export class StreamEndpoint {
     return [this.controlSource, this.sm.sources.flowControl, this.sm.sources.stream];
   }
 
-  /** Builds packets of `room` bytes of frames until no source has anything to send (or `maxPackets`). */
+  /**
+   * Builds packets of `room` bytes of frames until no source has anything to send (or
+   * `maxPackets`). Like the real outbound path, a signal raised while a packet is built (a stream
+   * parked for credit queues STREAM_DATA_BLOCKED) is served by the next packet.
+   */
   flush(room = 1200, maxPackets = 100_000): WirePacket[] {
     const out: WirePacket[] = [];
+    let empty = 0;
     while (out.length < maxPackets) {
       const w = new SourceRecordingWriter('oneRtt', room);
       for (const source of this.sources) {
@@ -123,7 +128,11 @@ export class StreamEndpoint {
         source.write(w);
       }
       if (!w.guardIntact()) throw new Error('a source wrote beyond the room');
-      if (w.committed.length === 0) break;
+      if (w.committed.length === 0) {
+        if (++empty > 2 || !this.sources.some((s) => s.hasPending('oneRtt'))) break;
+        continue;
+      }
+      empty = 0;
       out.push({ sent: { ...w.packet(this.packetNumber++), sources: w.owners }, frames: w.frames() });
     }
     return out;
