@@ -64,6 +64,9 @@ export const STATELESS_RESET_PADDING = 22;
 /** Datagrams handed over together, with one header-protection mask call for their short headers (QUIC_MAX_CRYPTO_BATCH_COUNT). */
 export const DEFAULT_BATCH_DATAGRAMS = 16;
 
+/** Spare bytes reserved with each datagram so that its first 1-RTT packet can align its payload. */
+const DATAGRAM_ALIGN_SLACK = 3;
+
 /** Bytes of each buffer of the datagram arena shared by all builders (see {@link DatagramArena}). */
 export const DATAGRAM_ARENA_BYTES = 256 * 1024;
 
@@ -141,12 +144,13 @@ interface DatagramRecord {
   readonly packets: SentPacket[];
 }
 
+/** A short-header packet waiting for batched header protection (pooled: reused across batches). */
 interface HeaderProtectionEntry {
-  readonly buf: Uint8Array;
-  readonly hp: HeaderProtection;
-  readonly packetStart: number;
-  readonly pnOffset: number;
-  readonly pnLength: number;
+  buf: Uint8Array;
+  hp: HeaderProtection;
+  packetStart: number;
+  pnOffset: number;
+  pnLength: number;
 }
 
 interface MutableAddFrame {
@@ -161,6 +165,18 @@ interface MutableAddStreamFrame {
 interface MutableFinalize {
   type: 'Finalize';
   flush: boolean;
+}
+interface MutablePrepareControl {
+  type: 'PrepareForControlFrames';
+  level: EncryptionLevel;
+  keyAvailable: boolean;
+  tailLossProbe: boolean;
+}
+interface MutablePrepareStream {
+  type: 'PrepareForStreamFrames';
+  level: 'zeroRtt' | 'oneRtt';
+  keyAvailable: boolean;
+  tailLossProbe: boolean;
 }
 
 const PADDING_KIND = 'padding';
@@ -211,6 +227,7 @@ export class PacketBuilder implements PacketWriter {
   private dgStart = 0;
   private dgEnd = 0;
   private dgCapacity = 0;
+  private dgReservedEnd = 0;
   private dgPackets: SentPacket[] = [];
   private dgHasInitial = false;
   private dgInitialAckEliciting = false;
@@ -246,18 +263,23 @@ export class PacketBuilder implements PacketWriter {
 
   // ---- batch ------------------------------------------------------------------------------------
   private pending: DatagramRecord[] = [];
-  private hpEntries: HeaderProtectionEntry[] = [];
+  private readonly hpEntries: HeaderProtectionEntry[] = [];
+  private hpCount = 0;
 
   // ---- 1-RTT key generation --------------------------------------------------------------------
   private keyGeneration: PacketKeys | undefined;
   private packetsOnKey = 0;
   private bytesOnKey = 0;
   private keyUpdates = 0;
+  private keyMaxPackets = 0;
+  private keyMaxBytes = 0;
 
   // ---- scratch lifecycle events (the lifecycle copies them only for the mirror) ----------------
   private readonly addFrameEvent: MutableAddFrame = { type: 'AddFrame', kind: '', ackEliciting: false };
   private readonly addStreamFrameEvent: MutableAddStreamFrame = { type: 'AddStreamFrame', streamId: 0 };
   private readonly finalizeEvent: MutableFinalize = { type: 'Finalize', flush: false };
+  private readonly prepareControlEvent: MutablePrepareControl = { type: 'PrepareForControlFrames', level: 'initial', keyAvailable: false, tailLossProbe: false };
+  private readonly prepareStreamEvent: MutablePrepareStream = { type: 'PrepareForStreamFrames', level: 'oneRtt', keyAvailable: false, tailLossProbe: false };
 
   /** A builder for the connection `ctx`. */
   constructor(ctx: BuilderContext, options: PacketBuilderOptions = {}) {
@@ -384,7 +406,11 @@ export class PacketBuilder implements PacketWriter {
    * @throws BuilderLifecycleError when not initialized/finalized/sent or without keys for `level`.
    */
   prepareForControlFrames(level: EncryptionLevel, tailLossProbe = false): void {
-    this.lifecycle.send({ type: 'PrepareForControlFrames', level, keyAvailable: this.ctx.sendKeys(level) !== undefined, tailLossProbe });
+    const ev = this.prepareControlEvent;
+    ev.level = level;
+    ev.keyAvailable = this.ctx.sendKeys(level) !== undefined;
+    ev.tailLossProbe = tailLossProbe;
+    this.lifecycle.send(ev);
     this.openPacket(level, tailLossProbe, false, 0);
   }
 
@@ -397,7 +423,11 @@ export class PacketBuilder implements PacketWriter {
   prepareForStreamFrames(tailLossProbe = false): void {
     const ctx = this.ctx;
     const level = ctx.sendKeys('oneRtt') !== undefined || ctx.role === 'server' ? 'oneRtt' : 'zeroRtt';
-    this.lifecycle.send({ type: 'PrepareForStreamFrames', level, keyAvailable: ctx.sendKeys(level) !== undefined, tailLossProbe });
+    const ev = this.prepareStreamEvent;
+    ev.level = level;
+    ev.keyAvailable = ctx.sendKeys(level) !== undefined;
+    ev.tailLossProbe = tailLossProbe;
+    this.lifecycle.send(ev);
     this.openPacket(level, tailLossProbe, false, 0);
   }
 
@@ -513,7 +543,7 @@ export class PacketBuilder implements PacketWriter {
     if (t === 'initialized' || t === 'sent') this.lifecycle.send({ type: 'Cleanup' });
     this.source = null;
     this.pending = [];
-    this.hpEntries = [];
+    this.hpCount = 0;
     if (this.dgOpen) this.releaseOpenDatagram();
     return failure;
   }
@@ -722,7 +752,7 @@ export class PacketBuilder implements PacketWriter {
     this.dgOpen = false;
     this.pending.push({ buf: this.buffer, start: this.dgStart, end: this.dgEnd, packets: this.dgPackets });
     this.dgPackets = [];
-    this.arena.release(this.buffer, this.dgEnd, this.dgStart + this.dgCapacity);
+    this.arena.release(this.buffer, this.dgEnd, this.dgReservedEnd);
     this.ampLeft -= length;
     this.datagramsBuilt += 1;
     this.bytesBuilt += length;
@@ -743,27 +773,29 @@ export class PacketBuilder implements PacketWriter {
     return capacity <= 0x3fff ? 2 : 4;
   }
 
+  /** Counts from zero for a new 1-RTT key generation, with its budget (the context's, read now, or the default). */
+  private startKeyGeneration(keys: PacketKeys): void {
+    this.keyGeneration = keys;
+    this.packetsOnKey = 0;
+    this.bytesOnKey = 0;
+    const budget = this.ctx.keyUpdateBudget;
+    this.keyMaxPackets = budget?.packets ?? Math.floor(AEAD_LIMITS[keys.algorithm].confidentiality * DEFAULT_KEY_UPDATE_FRACTION);
+    this.keyMaxBytes = budget?.bytes ?? Number.POSITIVE_INFINITY;
+  }
+
   /** Key phase rollover (contract §E, RFC 9001 §6): before a 1-RTT packet, update keys once the budget is spent. */
   private checkKeyBudget(): void {
     const ctx = this.ctx;
     const keys = ctx.sendKeys('oneRtt');
     if (keys === undefined) return;
-    if (keys !== this.keyGeneration) {
-      this.keyGeneration = keys;
-      this.packetsOnKey = 0;
-      this.bytesOnKey = 0;
-    }
+    if (keys !== this.keyGeneration) this.startKeyGeneration(keys);
+    if (this.packetsOnKey < this.keyMaxPackets && this.bytesOnKey < this.keyMaxBytes) return;
     const confidentiality = AEAD_LIMITS[keys.algorithm].confidentiality;
-    const budget = ctx.keyUpdateBudget;
-    const maxPackets = budget?.packets ?? Math.floor(confidentiality * DEFAULT_KEY_UPDATE_FRACTION);
-    const maxBytes = budget?.bytes ?? Number.POSITIVE_INFINITY;
-    if (this.packetsOnKey < maxPackets && this.bytesOnKey < maxBytes) return;
     if (ctx.canUpdateKeys()) {
       ctx.updateKeys();
       this.keyUpdates += 1;
-      this.keyGeneration = ctx.sendKeys('oneRtt');
-      this.packetsOnKey = 0;
-      this.bytesOnKey = 0;
+      const next = ctx.sendKeys('oneRtt');
+      if (next !== undefined) this.startKeyGeneration(next);
       return;
     }
     // RFC 9001 §6.6: never exceed the confidentiality limit; with no update possible the
@@ -792,6 +824,13 @@ export class PacketBuilder implements PacketWriter {
     const pn = pnState.allocate();
     const pnLength = pnState.encodedLength(pn);
     const buf = this.buffer;
+    if (level === 'oneRtt' && this.dgPackets.length === 0) {
+      // A 1-RTT packet alone in its datagram (bulk data): start the datagram so that the payload
+      // is 4-byte aligned, which spares pure-JS AEADs (noble) a copy of unaligned input.
+      const shift = (4 - ((this.dgStart + 1 + this.dcid.length + pnLength) & 3)) & 3;
+      this.dgStart += shift;
+      this.dgEnd = this.dgStart;
+    }
     const start = this.dgEnd;
     const grease = ctx.fixedBitGreasing?.(level) === true && ctx.random.nextInt(2) === 0;
     this.level = level;
@@ -856,7 +895,9 @@ export class PacketBuilder implements PacketWriter {
   }
 
   private openDatagram(capacity: number): void {
-    const start = this.arena.reserve(capacity);
+    // DATAGRAM_ALIGN_SLACK spare bytes let the first packet align its payload (see openPacket).
+    const start = this.arena.reserve(capacity + DATAGRAM_ALIGN_SLACK);
+    this.dgReservedEnd = start + capacity + DATAGRAM_ALIGN_SLACK;
     this.buffer = this.arena.buffer;
     this.dgOpen = true;
     this.dgStart = start;
@@ -905,7 +946,7 @@ export class PacketBuilder implements PacketWriter {
   private releaseOpenDatagram(): void {
     this.dgOpen = false;
     this.dgPackets = [];
-    this.arena.release(this.buffer, this.dgStart, this.dgStart + this.dgCapacity);
+    this.arena.release(this.buffer, this.dgStart, this.dgReservedEnd);
   }
 
   private currentPacketRecord(size: number): SentPacket {
@@ -964,7 +1005,17 @@ export class PacketBuilder implements PacketWriter {
       this.failOpenPacket(e);
     }
     if (!this.longHeader) {
-      this.hpEntries.push({ buf, hp: (this.keys as PacketKeys).hp, packetStart: this.packetStart, pnOffset: this.pnOffset, pnLength: this.pnLength });
+      let e = this.hpEntries[this.hpCount];
+      if (e === undefined) {
+        e = { buf, hp: (this.keys as PacketKeys).hp, packetStart: 0, pnOffset: 0, pnLength: 1 };
+        this.hpEntries.push(e);
+      }
+      e.buf = buf;
+      e.hp = (this.keys as PacketKeys).hp;
+      e.packetStart = this.packetStart;
+      e.pnOffset = this.pnOffset;
+      e.pnLength = this.pnLength;
+      this.hpCount += 1;
     }
     const size = packetEnd - this.packetStart;
     const record = this.currentPacketRecord(size);
@@ -1032,14 +1083,15 @@ export class PacketBuilder implements PacketWriter {
     const pending = this.pending;
     if (pending.length === 0) return;
     const entries = this.hpEntries;
+    const count = this.hpCount;
     this.pending = [];
-    this.hpEntries = [];
+    this.hpCount = 0;
     try {
       // contract §E: one mask computation per run of short headers sharing a buffer and key.
       let i = 0;
-      while (i < entries.length) {
+      while (i < count) {
         let j = i + 1;
-        while (j < entries.length && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
+        while (j < count && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
         if (j - i === 1) applyHeaderProtection(entries[i].hp, entries[i].buf, entries[i].packetStart, entries[i].pnOffset, entries[i].pnLength);
         else applyHeaderProtectionBatch(entries[i].hp, entries[i].buf, i === 0 ? entries : entries.slice(i, j), j - i);
         i = j;
