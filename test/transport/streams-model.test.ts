@@ -28,7 +28,7 @@ function mirrorTrace(mirrorId: string): { observer: (e: InspectionEvent) => void
   return {
     steps,
     observer: (e) => {
-      if (e.type !== '@xstate.snapshot' || e.actorRef.id !== mirrorId || e.event.type.startsWith('xstate.')) return;
+      if (e.type !== '@xstate.snapshot' || (e.actorRef as { id?: string }).id !== mirrorId || e.event.type.startsWith('xstate.')) return;
       steps.push({ event: e.event.type, state: String((e.snapshot as { value?: unknown }).value) });
     },
   };
