@@ -642,10 +642,11 @@ export class StreamManager {
 
   /** Resets a sending part (application or STOP_SENDING): RESET_STREAM through the control queue. */
   private resetSend(s: Stream, send: SendPart, code: bigint): void {
-    this.sources.stream.reset(s.id, code);
-    send.machine.send(SEND_EVENTS.SendResetStream);
+    // First: resetting a full buffer signals a drain, which must not become `streamWritable`.
     send.drain?.unsubscribe();
     send.drain = undefined;
+    this.sources.stream.reset(s.id, code);
+    send.machine.send(SEND_EVENTS.SendResetStream);
   }
 
   private awaitDrain(s: Stream, send: SendPart): void {
