@@ -6,13 +6,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { PacketKeys } from '../../src/crypto/keys.js';
 import type { HeaderProtection } from '../../src/crypto/provider.js';
-import { PacketAssembler, type FlushOptions, type FlushResult, type OutboundSources } from '../../src/packet/assembler.js';
+import { PacketAssembler, type FlushOptions, type FlushResult } from '../../src/packet/assembler.js';
 import { MIN_INITIAL_DATAGRAM_SIZE, PacketBuilder, PacketProtectionFailure, STATELESS_RESET_PADDING } from '../../src/packet/builder.js';
 import { notifyLost } from '../../src/packet/dispatch.js';
 import type { FrameSource, PacketWriter, SentPacket } from '../../src/packet/types.js';
 import { Recovery } from '../../src/recovery/recovery.js';
 import { QuicError, TransportErrorCode } from '../../src/wire/errors.js';
-import type { Frame, StreamFrame } from '../../src/wire/frames/index.js';
+import type { Frame } from '../../src/wire/frames/index.js';
 import type { EncryptionLevel } from '../../src/wire/levels.js';
 import {
   AckSource,
@@ -22,7 +22,6 @@ import {
   patternBytes,
   PeerDecoder,
   QueueSource,
-  scriptedRandom,
   StreamSource,
   type DecodedPacket,
   type FakeContextOptions,
@@ -490,6 +489,22 @@ test('key phase: no update while the connection cannot update (handshake unconfi
   const b = new PacketAssembler(bytes);
   flush(b, [new StreamSource().addStream(1, patternBytes(6000))], 0);
   assert.equal(decodeAll(bytes).flat().map((p) => p.generation), [0, 0, 0, 1, 1, 1].slice(0, bytes.datagrams.length));
+});
+
+test('without a possible key update, no 1-RTT packet goes beyond the AEAD confidentiality limit (RFC 9001 §6.6)', () => {
+  const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
+  ctx.updatesAllowed = false;
+  const a = new PacketAssembler(ctx);
+  const stream = new StreamSource().addStream(1, patternBytes(3000));
+  flush(a, [stream], 0);
+  const sentBefore = ctx.sent.length;
+  // Fast-forward the count of packets on the current key to the AES-GCM limit, 2^23.
+  (a.builder as unknown as { packetsOnKey: number }).packetsOnKey = 2 ** 23;
+  const r = flush(a, [new StreamSource().addStream(5, patternBytes(100))], 0);
+  assert.instance(r.error, QuicError);
+  assert.is((r.error as QuicError).code, TransportErrorCode.AEAD_LIMIT_REACHED);
+  assert.is(ctx.sent.length, sentBefore, 'nothing more sent');
+  assert.is(a.builder.state, 'uninitialized');
 });
 
 // ------------------------------------------------------------------------------------------------
