@@ -12,11 +12,13 @@
  * the flush looks ahead — will another packet follow in this datagram? — so that the datagram's
  * padding (RFC 9000 §14.1) goes into its last packet.
  *
- * Sources before the congestion gate write regardless of the congestion window and pacing (an ACK,
- * the handshake's CRYPTO data and CONNECTION_CLOSE must not wait for a window that only their
- * acknowledgement can open); the others see at most the allowance left (RFC 9002 §7, §7.7). PTO
- * probes bypass both (RFC 9002 §7.5). Every datagram stays within the maximum datagram size and
- * the amplification budget (RFC 9000 §8.1, §14).
+ * Sources before the congestion gate (`OutboundSources.congestionGate`) write regardless of the
+ * congestion window and the pacer; the others see at most the allowance left (RFC 9002 §7, §7.7),
+ * and never ride in a datagram whose padding would take it beyond the allowance. Where the gate
+ * sits is the caller's choice: the architecture puts ACK, CRYPTO and CONNECTION_CLOSE before it
+ * (RFC 9002 §7 itself exempts only ACK-only packets; CRYPTO data fits the initial window of
+ * 10 datagrams in practice). PTO probes bypass the window (RFC 9002 §7.5). Every datagram stays
+ * within the maximum datagram size and the amplification budget (RFC 9000 §8.1, §14).
  *
  * CONNECTION_CLOSE: while the handshake is unconfirmed the close source reports pending work at
  * every level it must close at (RFC 9000 §10.2.3); the flush visits every level with keys, in one
