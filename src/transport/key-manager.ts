@@ -159,7 +159,7 @@ export class OneRttKeys {
     }
     if (slot === 'previous') return;
     if (this.awaitingAckSent) {
-      throw new QuicError(TransportErrorCode.KEY_UPDATE_ERROR, `key update to generation ${this.readGen + 2} before we acknowledged the update to generation ${this.readGen + 1}`);
+      throw new QuicError(TransportErrorCode.KEY_UPDATE_ERROR, `key update to generation ${this.readGen + 1} before we acknowledged the update to generation ${this.readGen}`);
     }
     this.readPrevious = this.readCurrent;
     this.previousDiscardAt = now + 3 * pto;

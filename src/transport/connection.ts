@@ -1,0 +1,1513 @@
+/**
+ * The sans-IO QUIC connection (RFC 9000, RFC 9001, RFC 9002): {@link QuicConnection} implements
+ * {@link QuicConnectionCore} by assembling the wire codecs, packet protection, the TLS session,
+ * loss recovery, the frame sources of the single outbound path and the packet builder.
+ *
+ * ```ts
+ * const client = new QuicConnection({ role: 'client', provider, now, remoteAddress, statelessResetKey, tls: { serverName, alpnProtocols: ['h3'] } });
+ * // the endpoint: after every receive / onTimeout / application call, flush and re-arm the timer
+ * for (const d of client.flush(now)) socket.send(d, remote);
+ * client.receive(datagram, from, now); client.onTimeout(now); client.nextTimeout(); client.drainEvents();
+ * ```
+ *
+ * Receive path (plain code, never an actor event): the datagram's coalesced packets
+ * (`iteratePackets`) are checked against our connection IDs, unprotected (header protection, then
+ * the AEAD with the level's read keys — for 1-RTT the keys the Key Phase bit selects, RFC 9001
+ * §6.3), checked for reserved bits and duplicates, decoded (`decodeFrames`, RFC 9000 §12.4
+ * Table 3) and dispatched frame by frame. Packets that fail are dropped and counted; Handshake and
+ * 1-RTT packets that arrive before their keys are buffered (a few, RFC 9001 §5.7). Any
+ * {@link QuicError} raised while processing closes the connection with its code and frame type;
+ * any other error with INTERNAL_ERROR. `receive` never throws for peer input.
+ *
+ * Send path: one {@link PacketAssembler} flush pulls the sources in priority order — ACK, CRYPTO,
+ * CONNECTION_CLOSE, then (congestion controlled) control frames, flow control, DATAGRAM, STREAM,
+ * PING — within min(path MTU, the peer's max_udp_payload_size), the anti-amplification budget
+ * (RFC 9000 §8.1) and the congestion window and pacer (RFC 9002 §7). DATAGRAM frames are asked
+ * before STREAM frames: they are time-sensitive and small, and never retransmitted.
+ *
+ * Lifecycle: a live actor of `machines/connection.ts` (the definition of the states), parent of
+ * the TLS handshake actor and, with `options.inspect`, of the packet builder's lifecycle mirror.
+ * Only lifecycle events reach it.
+ *
+ * Not implemented (documented, not faked): connection migration and path validation of a new
+ * path — datagrams from an address other than the peer's are dropped and counted (the
+ * connection announces disable_active_migration by default); 0-RTT (the client never offers early
+ * data; 0-RTT packets are dropped); PMTU discovery (the path MTU is `maxDatagramSize`); ECN
+ * marking (received packets are counted as not-ECT); compatible version negotiation (RFC 9368);
+ * sending PATH_CHALLENGE; using the server's preferred address (its connection ID is recorded).
+ *
+ * @module
+ */
+import { merge, Subject, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import { CONNECTION_SYSTEM_ID, connectionMachine, type ConnectionEndFacts, type ConnectionMachine, type ConnectionMachineEvent } from '../../machines/connection.js';
+import { AEAD_LIMITS } from '../crypto/keys.js';
+import { openPacket, PacketDecryptionError, removeHeaderProtection } from '../crypto/packet-protection.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { PacketAssembler, type OutboundSources } from '../packet/assembler.js';
+import { MIN_INITIAL_DATAGRAM_SIZE } from '../packet/builder.js';
+import type { BuilderContext } from '../packet/context.js';
+import { notifyAcked, notifyLost } from '../packet/dispatch.js';
+import { PacketNumberState } from '../packet/packet-numbers.js';
+import { cryptoRandomSource, type RandomSource } from '../packet/random.js';
+import type { FrameSource, PacketWriter, SentFrame, SentPacket } from '../packet/types.js';
+import { Recovery, recoverySendLimits, type ProbeRequest } from '../recovery/index.js';
+import { createClientSession, createServerSession, type TlsSession } from '../tls/session.js';
+import type { TlsHandshakeInfo } from '../tls/session-events.js';
+import { QuicError, TransportErrorCode } from '../wire/errors.js';
+import { decodeFrames } from '../wire/frames/decode.js';
+import { frameTypeOf, isAckEliciting } from '../wire/frames/rules.js';
+import type { AckFrame, ConnectionCloseFrame, DatagramFrame, Frame, NewConnectionIdFrame } from '../wire/frames/types.js';
+import { checkReservedBits, iteratePackets, keyPhaseBit, type ParsedLongPacket, type ParsedPacket, type ParsedShortPacket } from '../wire/header.js';
+import { spaceOf, type EncryptionLevel, type PacketNumberSpace } from '../wire/levels.js';
+import { decodeTransportParameters, encodeTransportParameters, validatePeerConnectionIds, type TransportParameters } from '../wire/transport-parameters.js';
+import { varintSize } from '../wire/varint.js';
+import { QUIC_V1, type QuicVersion } from '../wire/version.js';
+import { AmplificationLimit } from './amplification.js';
+import { connectionIdEquals, LocalConnectionIds, PeerConnectionIds } from './connection-ids.js';
+import type {
+  ConnectionCloseInfo,
+  ConnectionEvent,
+  ConnectionOptions,
+  ConnectionState,
+  ConnectionStats,
+  QuicConnectionCore,
+  SocketAddress,
+  StreamStats,
+  TransportSettings,
+} from './connection-types.js';
+import { ControlQueue, type ControlFrame } from './control-queue.js';
+import { CryptoRecvBuffer } from './crypto-recv.js';
+import type { CryptoLevel } from './crypto-send.js';
+import { DatagramQueue } from './datagram-queue.js';
+import { KeyManager, type ReadKeySlot } from './key-manager.js';
+import { judgeRetry } from './retry-client.js';
+import { localTransportParameters, resolveTransportSettings } from './settings.js';
+import { StatelessResetTokenGenerator } from './stateless-reset.js';
+import { AckSource } from './sources/ack-source.js';
+import { CloseSource, type CloseReason } from './sources/close-source.js';
+import { ControlSource } from './sources/control-source.js';
+import { CryptoSource } from './sources/crypto-source.js';
+import { DatagramSource } from './sources/datagram-source.js';
+import { PingSource } from './sources/ping-source.js';
+import { StreamManager } from './streams.js';
+import { judgeVersionNegotiation } from './version-negotiation.js';
+
+export { DEFAULT_TRANSPORT_SETTINGS } from './settings.js';
+
+/** Length of the Destination Connection ID a client picks for its first Initial (RFC 9000 §7.2: at least 8 bytes, unpredictable). */
+export const CLIENT_INITIAL_DCID_LENGTH = 16;
+
+/** Handshake and 1-RTT packets held at most while their keys are missing (RFC 9001 §5.7 allows dropping; a few help when a flight is reordered). */
+export const MAX_BUFFERED_UNDECRYPTABLE_PACKETS = 8;
+
+/** Bytes of buffered undecryptable packets held at most. */
+export const MAX_BUFFERED_UNDECRYPTABLE_BYTES = 32 * 1024;
+
+/** The closing connection answers the first packet, then the 2nd, 4th, 8th … after it with CONNECTION_CLOSE, up to every 256th (RFC 9000 §10.2.1: rate-limited). */
+export const MAX_CLOSE_RESPONSE_INTERVAL = 256;
+
+/** Knobs for tests and benchmarks; production code leaves them out. */
+export interface ConnectionTuning {
+  /** Random integers for packet number skips and Fixed Bit greasing; default drawn from the crypto provider. */
+  readonly random?: RandomSource;
+  /** The AEAD integrity limit (RFC 9001 §6.6) to enforce instead of the negotiated AEAD's (2^52 or 2^36, unreachable in a test). */
+  readonly aeadIntegrityLimit?: number;
+  /** Datagrams per flush at most (the assembler's flush limit). */
+  readonly maxDatagramsPerFlush?: number;
+  /**
+   * An extra frame source asked right after CONNECTION_CLOSE (not congestion controlled): tests use
+   * it to send arbitrary frames — wrong ones included — through the real outbound path and packet
+   * protection.
+   */
+  readonly extraSource?: FrameSource;
+}
+
+/** Thrown by application calls on a connection that is closing, draining or closed. */
+export class ConnectionClosedError extends Error {
+  /** Why the connection ended. */
+  readonly info: ConnectionCloseInfo | undefined;
+  constructor(operation: string, info: ConnectionCloseInfo | undefined) {
+    super(`${operation}: the connection is ${info === undefined ? 'closed' : `closed (${info.source}: ${info.reason || `code ${info.code}`})`}`);
+    this.name = 'ConnectionClosedError';
+    this.info = info;
+  }
+}
+
+/** A packet held until the keys of its level arrive (RFC 9001 §5.7). */
+interface BufferedPacket {
+  readonly level: 'handshake' | 'oneRtt';
+  readonly bytes: Uint8Array;
+}
+
+/** What became of one packet of a datagram. */
+type PacketOutcome =
+  /** Authenticated and processed. */
+  | 'processed'
+  /** Authenticated, but a duplicate (or processed only for CONNECTION_CLOSE while closing). */
+  | 'authenticated'
+  /** Dropped before or at authentication (unknown connection ID, no keys, failed AEAD, …). */
+  | 'dropped'
+  /** Held until its keys arrive. */
+  | 'buffered';
+
+const EMPTY = new Uint8Array(0);
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
+function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
+  return a.port === b.port && a.address === b.address;
+}
+
+/**
+ * The control frame source of the connection: the {@link ControlSource} over the connection's
+ * {@link ControlQueue}, also telling the peer connection IDs when a RETIRE_CONNECTION_ID is
+ * acknowledged (its retirement is then complete, RFC 9000 §5.1.2).
+ */
+class ConnectionControlSource implements FrameSource {
+  readonly name = 'control';
+  constructor(
+    private readonly inner: ControlSource,
+    private readonly onRetireAcked: (sequenceNumber: number) => void,
+  ) {}
+  hasPending(level: EncryptionLevel): boolean {
+    return this.inner.hasPending(level);
+  }
+  write(writer: PacketWriter): number {
+    return this.inner.write(writer);
+  }
+  onAcked(frame: SentFrame): void {
+    this.inner.onAcked(frame);
+    if (frame.kind === 'retireConnectionId') this.onRetireAcked(frame.sequenceNumber);
+  }
+  onLost(frame: SentFrame): void {
+    this.inner.onLost(frame);
+  }
+}
+
+/**
+ * A QUIC connection, sans-IO: see the module documentation and {@link QuicConnectionCore}.
+ *
+ * Construction: a client with {@link ClientConnectionOptions} (its first flight is queued at
+ * once: call {@link flush}); a server with {@link ServerConnectionOptions} built by the endpoint
+ * from the client's first Initial (version, Destination and Source Connection IDs, Retry source
+ * connection ID, address validation), after which the endpoint hands it that datagram with
+ * {@link receive}.
+ */
+export class QuicConnection implements QuicConnectionCore {
+  /** This endpoint's role. */
+  readonly role: 'client' | 'server';
+  /** The effective transport settings (defaults filled in). */
+  readonly settings: TransportSettings;
+  /** The live lifecycle actor (`machines/connection.ts`); the TLS actor and, when inspected, the packet builder mirror are its children. */
+  readonly actor: Actor<ConnectionMachine>;
+
+  private readonly provider: CryptoProvider;
+  private readonly remote: SocketAddress;
+  private readonly epochOffset: number;
+  private versionValue: QuicVersion;
+  private stateValue: ConnectionState = 'idle';
+  private readonly createdAt: number;
+
+  // ---- protection, TLS, recovery, builder -----------------------------------------------------
+  private readonly keys: KeyManager;
+  private readonly tls: TlsSession;
+  private readonly recovery: Recovery;
+  private readonly pn: Record<PacketNumberSpace, PacketNumberState>;
+  private readonly assembler: PacketAssembler;
+  private readonly builderContext: BuilderContext;
+  private readonly amplification: AmplificationLimit;
+
+  // ---- sources ---------------------------------------------------------------------------------
+  private readonly ackSource: AckSource;
+  private readonly cryptoSource = new CryptoSource();
+  private readonly closeSource = new CloseSource();
+  private readonly controlQueue: ControlQueue;
+  private readonly datagramQueue: DatagramQueue;
+  private readonly pingSource = new PingSource();
+  private readonly streams: StreamManager;
+  private readonly outbound: OutboundSources;
+  private readonly closingOutbound: OutboundSources;
+  private readonly cryptoRecv: Record<CryptoLevel, CryptoRecvBuffer> = {
+    initial: new CryptoRecvBuffer('initial'),
+    handshake: new CryptoRecvBuffer('handshake'),
+    oneRtt: new CryptoRecvBuffer('oneRtt'),
+  };
+  private readonly wake = new Subject<void>();
+  /** Emits when the connection has something to send (see {@link QuicConnectionCore.pending$}). */
+  readonly pending$: Observable<void>;
+
+  // ---- connection IDs ----------------------------------------------------------------------------
+  private readonly localCids: LocalConnectionIds;
+  private peerCids: PeerConnectionIds | undefined;
+  private readonly cidChanges = new Subject<{ readonly added?: Uint8Array; readonly removed?: Uint8Array }>();
+  /** Emits `{ added }` / `{ removed }` as this connection issues and retires connection IDs (see {@link QuicConnectionCore.localConnectionIds$}). */
+  readonly localConnectionIds$: Observable<{ readonly added?: Uint8Array; readonly removed?: Uint8Array }>;
+  /** The Destination Connection ID before the peer's connection IDs are known (client: random, then the Retry's). */
+  private dcid: Uint8Array;
+  /** Client: the DCID of its first Initial of this attempt; server: the client's (original_destination_connection_id). */
+  private originalDcid: Uint8Array;
+  /** Server: the DCID the client's Initial packets carry (the Retry's SCID after a Retry, else the original). */
+  private readonly clientInitialDcid: Uint8Array | undefined;
+  /** Server: the Source Connection ID of the client's first Initial (its initial_source_connection_id, RFC 9000 §7.3). */
+  private readonly clientScid: Uint8Array | undefined;
+  /** Client: the Source Connection ID of the server's first Initial (RFC 9000 §7.2, §7.3). */
+  private serverInitialScid: Uint8Array | undefined;
+  private retryScid: Uint8Array | undefined;
+  private token: Uint8Array = EMPTY;
+
+  // ---- handshake ----------------------------------------------------------------------------------
+  private peerTp: TransportParameters | undefined;
+  private handshakeComplete = false;
+  private handshakeConfirmed = false;
+  private handshakeDuration: number | undefined;
+  private packetProcessed = false;
+  private clientSentHandshake = false;
+  private versionNegotiated = false;
+
+  // ---- timers and sending state -------------------------------------------------------------------
+  private lastActivity: number;
+  private lastExchange: number;
+  private ackElicitingSinceReceive = false;
+  private readonly probes: Record<PacketNumberSpace, number> = { initial: 0, handshake: 0, application: 0 };
+  private flushNow: number;
+  private flushLimitedAt: number | undefined;
+  private pacingWakeAt: number | undefined;
+  private amplificationLimited = false;
+  private outbox: Uint8Array[] = [];
+  private fatal: Error | undefined;
+
+  // ---- receive state --------------------------------------------------------------------------------
+  private buffered: BufferedPacket[] = [];
+  private bufferedBytes = 0;
+  private replayPending = false;
+  private integrityFailures = 0;
+  private integrityLimit: number;
+  private readonly integrityLimitOverride: number | undefined;
+
+  // ---- closing ----------------------------------------------------------------------------------------
+  private closeInfo: ConnectionCloseInfo | undefined;
+  private closeDeadline: number | undefined;
+  private closePacketsSeen = 0;
+  private closeNextResponse = 1;
+  private closeInterval = 1;
+
+  // ---- events and stats -----------------------------------------------------------------------------
+  private events: ConnectionEvent[] = [];
+  private queuedDatagramEvents = 0;
+  private datagramsSent = 0;
+  private datagramsReceived = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
+  private packetsReceived = 0;
+  private packetsDropped = 0;
+
+  /**
+   * Creates a connection. A client queues its first flight (ClientHello) at once; a server waits
+   * for the client's first Initial, which the endpoint passes to {@link receive}.
+   *
+   * @throws RangeError for transport settings out of range; TlsAlertError(internal_error) for an
+   *   invalid TLS configuration.
+   */
+  constructor(options: ConnectionOptions, tuning: ConnectionTuning = {}) {
+    const now = options.now;
+    this.role = options.role;
+    this.provider = options.provider;
+    this.remote = options.remoteAddress;
+    this.epochOffset = options.epochOffset ?? 0;
+    this.settings = resolveTransportSettings(options.transport, options.role);
+    const settings = this.settings;
+    this.createdAt = this.lastActivity = this.lastExchange = this.flushNow = now;
+    this.integrityLimitOverride = tuning.aeadIntegrityLimit;
+    this.integrityLimit = tuning.aeadIntegrityLimit ?? AEAD_LIMITS['aes-128-gcm'].integrity;
+    const random = tuning.random ?? cryptoRandomSource(options.provider);
+
+    this.actor = createActor(connectionMachine, {
+      id: CONNECTION_SYSTEM_ID,
+      systemId: CONNECTION_SYSTEM_ID,
+      input: { role: options.role },
+      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    });
+    this.actor.start();
+
+    // Connection IDs (RFC 9000 §5.1).
+    this.localCids = new LocalConnectionIds({
+      provider: options.provider,
+      connectionIdLength: settings.connectionIdLength,
+      resetTokens: new StatelessResetTokenGenerator(options.provider, options.statelessResetKey),
+      listener: {
+        added: (e) => this.cidChanges.next({ added: e.connectionId }),
+        removed: (e) => this.cidChanges.next({ removed: e.connectionId }),
+      },
+    });
+    this.localConnectionIds$ = this.cidChanges.asObservable();
+
+    const version = options.version ?? QUIC_V1;
+    this.versionValue = version;
+    this.keys = new KeyManager(options.provider, version);
+    if (options.role === 'client') {
+      // RFC 9000 §7.2: an unpredictable Destination Connection ID of at least 8 bytes.
+      this.dcid = this.originalDcid = options.provider.randomBytes(CLIENT_INITIAL_DCID_LENGTH);
+      this.clientInitialDcid = undefined;
+      this.clientScid = undefined;
+      this.keys.setInitial(version, this.dcid, 'client');
+      this.amplification = new AmplificationLimit(true);
+    } else {
+      this.originalDcid = options.originalDestinationCid.slice();
+      this.clientInitialDcid = (options.retrySourceCid ?? options.originalDestinationCid).slice();
+      this.dcid = this.clientScid = options.clientSourceCid.slice();
+      this.retryScid = options.retrySourceCid?.slice();
+      // RFC 9001 §5.2: Initial keys from the Destination Connection ID of the client's Initial.
+      this.keys.setInitial(version, this.clientInitialDcid, 'server');
+      this.peerCids = new PeerConnectionIds({ activeConnectionIdLimit: settings.activeConnectionIdLimit, initialConnectionId: options.clientSourceCid });
+      this.amplification = new AmplificationLimit(options.addressValidated === true);
+    }
+
+    // Loss recovery and the packet builder.
+    this.recovery = new Recovery({ isServer: options.role === 'server', initialRtt: settings.initialRtt, maxDatagramSize: settings.maxDatagramSize });
+    this.pn = {
+      initial: new PacketNumberState('initial', { random }),
+      handshake: new PacketNumberState('handshake', { random }),
+      application: new PacketNumberState('application', { random }),
+    };
+    this.ackSource = new AckSource({ maxAckDelay: settings.maxAckDelay, ackDelayExponent: settings.ackDelayExponent });
+    this.controlQueue = new ControlQueue({
+      stillNeeded: (f: ControlFrame) => (f.kind === 'newConnectionId' ? this.localCids.isActive(f.sequenceNumber) : true),
+    });
+    this.datagramQueue = new DatagramQueue({ maxQueued: settings.datagramSendQueueLength });
+    this.datagramQueue.setMaxPacketPayload(this.maxDatagramPayloadRoom());
+    this.datagramQueue.events$.subscribe((e) => this.emit({ type: 'datagramStatus', id: e.id, status: e.outcome }));
+    const rtt = this.recovery.lossDetection.rtt;
+    this.streams = new StreamManager({
+      role: options.role,
+      settings,
+      controlQueue: this.controlQueue,
+      emit: (e: ConnectionEvent) => this.emit(e),
+      now,
+      // Receive windows auto-tune with the RTT estimate (RFC 9000 §4.2).
+      smoothedRtt: () => (rtt.hasSample ? rtt.smoothedRtt : undefined),
+      // The streams' machines appear under the connection actor while inspected.
+      ...(options.inspect === undefined ? {} : { inspect: { parent: this.actor } }),
+    });
+    const control = new ConnectionControlSource(new ControlSource(this.controlQueue), (seq) => this.peerCids?.onRetireConnectionIdAcked(seq));
+    const sources: FrameSource[] = [
+      this.ackSource,
+      this.cryptoSource,
+      this.closeSource,
+      ...(tuning.extraSource === undefined ? [] : [tuning.extraSource]),
+      control,
+      this.streams.sources.flowControl,
+      new DatagramSource(this.datagramQueue),
+      this.streams.sources.stream,
+      this.pingSource,
+    ];
+    this.outbound = { sources, congestionGate: tuning.extraSource === undefined ? 3 : 4 };
+    this.closingOutbound = { sources: [this.closeSource], congestionGate: 1 };
+    // A delayed ACK rides on any packet another source (or a probe) makes the flush send (RFC 9000 §13.2.1).
+    this.ackSource.setPacketPlanned((level) => {
+      if (this.probes[spaceOf(level)] > 0) return true;
+      for (let i = 1; i < sources.length; i++) if (sources[i].hasPending(level)) return true;
+      return false;
+    });
+    this.pending$ = merge(
+      this.ackSource.pending$,
+      this.cryptoSource.pending$,
+      this.closeSource.pending$,
+      this.controlQueue.pending$,
+      this.datagramQueue.pending$,
+      this.pingSource.pending$,
+      this.streams.sources.stream.pending$,
+      this.streams.sources.flowControl.pending$,
+      this.wake,
+    );
+
+    const self = this;
+    const limits = recoverySendLimits(this.recovery);
+    this.builderContext = {
+      role: options.role,
+      version: () => self.versionValue,
+      destinationCid: () => self.destinationCid(),
+      sourceCid: () => self.localCids.initial.connectionId,
+      initialToken: () => self.token,
+      sendKeys: (level) => self.keys.sendKeys(level),
+      keyPhase: () => self.keys.oneRtt.writePhase,
+      canUpdateKeys: () => self.canUpdateKeys(self.flushNow),
+      updateKeys: () => self.keys.oneRtt.initiate(self.pn.application.next),
+      keyUpdateBudget: settings.keyUpdatePackets === undefined ? undefined : { packets: settings.keyUpdatePackets },
+      packetNumbers: (space) => self.pn[space],
+      limits: {
+        maxDatagramSize: () => self.maxDatagramSize(),
+        amplificationBudget: () => self.amplification.budget(),
+        congestionAllowance: limits.congestionAllowance,
+        pacingAllowance: limits.pacingAllowance,
+      },
+      random,
+      // RFC 9287 §3: the Fixed Bit may be greased once the peer announced grease_quic_bit.
+      fixedBitGreasing: (level) => level === 'oneRtt' && self.peerTp?.greaseQuicBit === true,
+      onPacketSent: (packet) => self.onPacketSent(packet),
+      onDatagram: (datagram) => self.onDatagram(datagram),
+      onFatalError: (error) => {
+        self.fatal = error;
+      },
+    };
+    this.assembler = new PacketAssembler(this.builderContext, { maxDatagramsPerFlush: tuning.maxDatagramsPerFlush });
+    // The packet builder's lifecycle shown under the connection actor while inspected (its
+    // inspector was given to createActor, so no observer is passed again).
+    if (options.inspect !== undefined) this.assembler.attachInspector(this.actor);
+
+    // TLS (RFC 9001 §4): our transport parameters, the session as a child of the connection actor.
+    const scid = this.localCids.initial.connectionId;
+    if (options.role === 'client') {
+      const tp = localTransportParameters(settings, 'client', { initialSource: scid });
+      this.tls = createClientSession({ ...options.tls, transportParameters: encodeTransportParameters(tp, { role: 'client', grease: true }) }, options.provider, { parent: this.actor });
+      this.tls.start(now + this.epochOffset);
+      this.processTlsEvents(now);
+    } else {
+      const tp = localTransportParameters(settings, 'server', {
+        initialSource: scid,
+        originalDestination: this.originalDcid,
+        retrySource: this.retryScid,
+        statelessResetToken: this.localCids.initial.statelessResetToken,
+      });
+      this.tls = createServerSession({ ...options.tls, transportParameters: encodeTransportParameters(tp, { role: 'server', grease: true }) }, options.provider, { parent: this.actor });
+    }
+  }
+
+  // ================================================================================================
+  // QuicConnectionCore: identity
+  // ================================================================================================
+
+  /** The lifecycle state (the machine's). */
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** The version in use (it changes once when a client switches after Version Negotiation). */
+  get version(): QuicVersion {
+    return this.versionValue;
+  }
+
+  /** The peer's transport parameters, once received and validated. */
+  get peerTransportParameters(): TransportParameters | undefined {
+    return this.peerTp;
+  }
+
+  /** Our connection IDs that route to this connection (none once closed). */
+  localConnectionIds(): readonly Uint8Array[] {
+    if (this.stateValue === 'closed') return [];
+    return this.localCids.activeConnectionIds().map((e) => e.connectionId);
+  }
+
+  /** Takes the queued application events, oldest first. */
+  drainEvents(): ConnectionEvent[] {
+    const e = this.events;
+    this.events = [];
+    this.queuedDatagramEvents = 0;
+    return e;
+  }
+
+  // ================================================================================================
+  // Receive path
+  // ================================================================================================
+
+  /**
+   * Processes one UDP datagram (possibly several coalesced packets) received from `from` at `now`.
+   * The datagram's bytes are unprotected in place, and the connection may keep views into them
+   * (received stream data, tokens): hand over a buffer that is not reused. Never throws for peer
+   * input; a protocol violation closes the connection.
+   */
+  receive(datagram: Uint8Array, from: SocketAddress, now: number): void {
+    if (this.stateValue === 'closed') return;
+    if (!sameAddress(from, this.remote)) {
+      // No connection migration (RFC 9000 §9): a datagram from elsewhere is not processed.
+      this.packetsDropped++;
+      return;
+    }
+    this.datagramsReceived++;
+    this.bytesReceived += datagram.length;
+    if (this.stateValue === 'draining') return; // RFC 9000 §10.2.2: nothing is sent while draining.
+    try {
+      this.amplification.onReceived(datagram.length);
+      this.receiveDatagram(datagram, now);
+      if (this.replayPending) this.replayBuffered(now);
+      this.updateAmplificationLimited(now);
+    } catch (e) {
+      this.closeOnError(e, now);
+    }
+    this.wake.next();
+  }
+
+  private receiveDatagram(datagram: Uint8Array, now: number): void {
+    let authenticated = false;
+    let failed = datagram.length === 0;
+    if (failed) this.packetsDropped++;
+    for (const r of iteratePackets(datagram, { shortHeaderDcidLength: this.localCids.connectionIdLength, allowFixedBitZero: this.settings.greaseQuicBit })) {
+      if (!r.ok) {
+        // RFC 9000 §12.2: a malformed packet ends the datagram; the packets before it stand.
+        this.packetsDropped++;
+        failed = true;
+        break;
+      }
+      const outcome = this.processPacket(datagram, r.packet, now);
+      if (outcome === 'processed' || outcome === 'authenticated') authenticated = true;
+      else if (outcome === 'dropped') failed = true;
+      if (this.stateValue === 'closed' || this.stateValue === 'draining') return;
+    }
+    // RFC 9000 §10.3.1: a datagram that cannot be processed and ends in a token of the peer's is a Stateless Reset.
+    if (!authenticated && failed && this.peerCids !== undefined && this.peerCids.isStatelessReset(datagram)) {
+      this.enterDraining({ source: 'stateless-reset', application: false, code: 0n, reason: 'stateless reset received' }, now);
+    }
+  }
+
+  /** True when a packet with Destination Connection ID `dcid` is addressed to this connection. */
+  private acceptsDcid(packet: ParsedLongPacket | ParsedShortPacket): boolean {
+    if (this.localCids.lookup(packet.dcid) !== undefined) return true;
+    // A server also accepts the client's Initial DCID until the handshake is confirmed: the client
+    // uses it until it receives our first Initial (RFC 9000 §7.2).
+    return packet.form === 'long' && this.clientInitialDcid !== undefined && !this.handshakeConfirmed && connectionIdEquals(packet.dcid, this.clientInitialDcid);
+  }
+
+  private processPacket(datagram: Uint8Array, packet: ParsedPacket, now: number): PacketOutcome {
+    switch (packet.form) {
+      case 'versionNegotiation':
+        if (this.role === 'client') this.onVersionNegotiation(packet, now);
+        else this.packetsDropped++;
+        return 'dropped';
+      case 'retry':
+        if (this.role === 'client') this.onRetry(datagram, packet, now);
+        else this.packetsDropped++;
+        return 'dropped';
+      case 'unsupportedVersion':
+        this.packetsDropped++;
+        return 'dropped';
+      default:
+        break;
+    }
+    if ((packet.form === 'long' && packet.version !== this.versionValue) || !this.acceptsDcid(packet)) {
+      this.packetsDropped++;
+      return 'dropped';
+    }
+    const level: EncryptionLevel = packet.form === 'short' ? 'oneRtt' : packet.type;
+    if (level === 'zeroRtt') {
+      // 0-RTT is not implemented: such packets are discarded (RFC 9000 §12.5 allows a server to).
+      this.packetsDropped++;
+      return 'dropped';
+    }
+    if (packet.form === 'long') {
+      // RFC 9000 §17.2.2: a client MUST discard a server Initial with a non-empty token.
+      if (this.role === 'client' && level === 'initial' && packet.token.length > 0) {
+        this.packetsDropped++;
+        return 'dropped';
+      }
+      // RFC 9000 §7.2: once the server's first Initial is processed, packets with another SCID are discarded.
+      if (this.role === 'client' && this.serverInitialScid !== undefined && !connectionIdEquals(packet.scid, this.serverInitialScid)) {
+        this.packetsDropped++;
+        return 'dropped';
+      }
+    }
+
+    // Keys (RFC 9001 §5.7: a server does not process 1-RTT packets before the handshake completes).
+    const readable =
+      level === 'oneRtt' ? this.keys.oneRtt.canRead && (this.role === 'client' || this.handshakeComplete) : this.keys.readKeys(level as 'initial' | 'handshake') !== undefined;
+    if (!readable) {
+      if (this.stateValue === 'closing') {
+        this.onPacketWhileClosing(undefined, level, now);
+        return 'dropped';
+      }
+      if (this.keys.isDiscarded(level) || level === 'initial') {
+        this.packetsDropped++;
+        return 'dropped';
+      }
+      return this.bufferPacket(level as 'handshake' | 'oneRtt', datagram.subarray(packet.packetStart, packet.packetEnd));
+    }
+
+    const space = spaceOf(level);
+    const tracker = this.ackSource.tracker(space);
+    const hpKeys = level === 'oneRtt' ? this.keys.oneRtt.headerProtectionKeys! : this.keys.readKeys(level as 'initial' | 'handshake')!;
+    let firstByte: number;
+    let pn: number;
+    let pnLength: number;
+    let payloadEnd: number;
+    let slot: ReadKeySlot = 'current';
+    try {
+      // RFC 9001 §5.4: header protection first (the same key for every key phase, §6.1).
+      const h = removeHeaderProtection(hpKeys.hp, datagram, packet.packetStart, packet.pnOffset, packet.packetEnd, tracker.largestReceived ?? -1);
+      firstByte = h.firstByte;
+      pn = h.packetNumber;
+      pnLength = h.pnLength;
+      let keys = hpKeys;
+      if (level === 'oneRtt') {
+        // RFC 9001 §6.3, §6.5: the Key Phase bit (and the packet number) choose the keys.
+        const sel = this.keys.oneRtt.select(keyPhaseBit(firstByte), pn)!;
+        keys = sel.keys;
+        slot = sel.slot;
+      }
+      payloadEnd = openPacket(keys, datagram, packet.packetStart, packet.pnOffset, pnLength, pn, packet.packetEnd);
+    } catch (e) {
+      if (!(e instanceof PacketDecryptionError)) throw e;
+      this.packetsDropped++;
+      if (e.reason === 'authentication') this.onAuthenticationFailure();
+      return 'dropped';
+    }
+
+    // Authenticated. RFC 9000 §17.2, §17.3.1: non-zero reserved bits are a PROTOCOL_VIOLATION.
+    checkReservedBits(firstByte, packet.form);
+    // RFC 9000 §12.3: a packet number already processed is a duplicate.
+    if (tracker.isDuplicate(pn)) {
+      this.packetsDropped++;
+      return 'authenticated';
+    }
+    const payload = datagram.subarray(packet.pnOffset + pnLength, payloadEnd);
+    let carrierGeneration = 0;
+    if (level === 'oneRtt') {
+      carrierGeneration = this.keys.oneRtt.generationOf(slot);
+      this.keys.oneRtt.onOpened(slot, pn, now, this.pto(), this.pn.application.next);
+    }
+
+    if (this.stateValue === 'closing') {
+      this.onPacketWhileClosing(payload, level, now);
+      return 'authenticated';
+    }
+
+    const frames = decodeFrames(payload, level);
+    if (packet.form === 'long') this.onFirstPackets(packet, level, now);
+
+    let ackEliciting = false;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (!ackEliciting && isAckEliciting(f)) ackEliciting = true;
+      try {
+        this.dispatchFrame(f, level, packet.dcid, carrierGeneration, now);
+      } catch (e) {
+        // Errors carry the frame type that caused them (RFC 9000 §19.19).
+        if (e instanceof QuicError && e.frameType === undefined) throw new QuicError(e.code, e.reason, { frameType: frameTypeOf(f), cause: e });
+        throw e;
+      }
+      if (this.ended) return 'processed';
+    }
+    // The packet may have completed the handshake and discarded its own level (RFC 9001 §4.9).
+    if (!this.keys.isDiscarded(level)) tracker.onPacketReceived(pn, ackEliciting, now);
+    this.packetsReceived++;
+    this.packetProcessed = true;
+    // RFC 9000 §10.1: the idle timer restarts when a packet is processed.
+    this.lastActivity = this.lastExchange = now;
+    this.ackElicitingSinceReceive = false;
+    // RFC 9001 §4.9.1: a server discards its Initial keys once it processes a Handshake packet.
+    if (level === 'handshake' && this.role === 'server' && !this.keys.isDiscarded('initial')) this.discardLevel('initial', now);
+    return 'processed';
+  }
+
+  /** Bookkeeping on the first authenticated long header packets: the server's SCID (client), address validation and start (server). */
+  private onFirstPackets(packet: ParsedLongPacket, level: EncryptionLevel, now: number): void {
+    if (this.role === 'client') {
+      if (this.serverInitialScid === undefined && level === 'initial') {
+        // RFC 9000 §7.2: the server's Source Connection ID becomes our Destination Connection ID.
+        this.serverInitialScid = packet.scid.slice();
+        this.peerCids = new PeerConnectionIds({ activeConnectionIdLimit: this.settings.activeConnectionIdLimit, initialConnectionId: this.serverInitialScid });
+      }
+      return;
+    }
+    if (this.stateValue === 'idle') this.lifecycle({ type: 'start' });
+    if (level === 'handshake' && !this.amplification.validated) {
+      // RFC 9000 §8.1: a Handshake packet from the client validates its address.
+      this.amplification.validate();
+      this.updateAmplificationLimited(now);
+    }
+  }
+
+  private bufferPacket(level: 'handshake' | 'oneRtt', bytes: Uint8Array): PacketOutcome {
+    if (this.buffered.length >= MAX_BUFFERED_UNDECRYPTABLE_PACKETS || this.bufferedBytes + bytes.length > MAX_BUFFERED_UNDECRYPTABLE_BYTES) {
+      this.packetsDropped++;
+      return 'dropped';
+    }
+    this.buffered.push({ level, bytes: bytes.slice() });
+    this.bufferedBytes += bytes.length;
+    return 'buffered';
+  }
+
+  /** Processes buffered packets whose keys have arrived (RFC 9001 §5.7). */
+  private replayBuffered(now: number): void {
+    this.replayPending = false;
+    if (this.buffered.length === 0) return;
+    const held = this.buffered;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    for (const b of held) {
+      if (this.stateValue === 'closed' || this.stateValue === 'draining') return;
+      for (const r of iteratePackets(b.bytes, { shortHeaderDcidLength: this.localCids.connectionIdLength, allowFixedBitZero: this.settings.greaseQuicBit })) {
+        if (!r.ok) break;
+        this.processPacket(b.bytes, r.packet, now);
+        break;
+      }
+    }
+  }
+
+  /** A packet failed authentication: counted against the AEAD integrity limit (RFC 9001 §6.6). */
+  private onAuthenticationFailure(): void {
+    this.integrityFailures++;
+    if (this.integrityFailures >= this.integrityLimit) {
+      throw new QuicError(TransportErrorCode.AEAD_LIMIT_REACHED, `${this.integrityFailures} packets failed authentication: the AEAD integrity limit (RFC 9001 §6.6)`);
+    }
+  }
+
+  // ---- frames ----------------------------------------------------------------------------------
+
+  private dispatchFrame(f: Frame, level: EncryptionLevel, packetDcid: Uint8Array, carrierGeneration: number, now: number): void {
+    switch (f.kind) {
+      case 'padding':
+      case 'ping':
+        return;
+      case 'ack':
+        this.onAckFrame(f, spaceOf(level), carrierGeneration, now);
+        return;
+      case 'crypto': {
+        const cl = level as CryptoLevel;
+        for (const chunk of this.cryptoRecv[cl].receive(f.offset, f.data)) this.tls.receive(cl, chunk, now + this.epochOffset);
+        this.processTlsEvents(now);
+        return;
+      }
+      case 'newToken':
+        // RFC 9000 §19.7: a server MUST treat a NEW_TOKEN frame as a PROTOCOL_VIOLATION.
+        if (this.role === 'server') throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_TOKEN frame from a client');
+        this.emit({ type: 'newToken', token: f.token.slice() });
+        return;
+      case 'stream':
+        this.streams.onStreamFrame(f, now);
+        return;
+      case 'resetStream':
+        this.streams.onResetStream(f, now);
+        return;
+      case 'stopSending':
+        this.streams.onStopSending(f, now);
+        return;
+      case 'maxData':
+        this.streams.onMaxData(f, now);
+        return;
+      case 'maxStreamData':
+        this.streams.onMaxStreamData(f, now);
+        return;
+      case 'maxStreams':
+        this.streams.onMaxStreams(f, now);
+        return;
+      case 'dataBlocked':
+        this.streams.onDataBlocked(f, now);
+        return;
+      case 'streamDataBlocked':
+        this.streams.onStreamDataBlocked(f, now);
+        return;
+      case 'streamsBlocked':
+        this.streams.onStreamsBlocked(f, now);
+        return;
+      case 'newConnectionId':
+        this.onNewConnectionId(f);
+        return;
+      case 'retireConnectionId':
+        this.localCids.onRetireConnectionId(f.sequenceNumber, packetDcid);
+        this.announceConnectionIds();
+        return;
+      case 'pathChallenge':
+        // RFC 9000 §8.2.2: answer with a PATH_RESPONSE echoing the data.
+        this.controlQueue.enqueue({ kind: 'pathResponse', data: f.data });
+        return;
+      case 'pathResponse':
+        // We never send PATH_CHALLENGE (no migration): an unsolicited PATH_RESPONSE is ignored
+        // (RFC 9000 §8.2.2 only permits treating it as an error).
+        return;
+      case 'connectionClose':
+        this.onConnectionClose(f, now);
+        return;
+      case 'handshakeDone':
+        // RFC 9000 §19.20: a server MUST treat a HANDSHAKE_DONE frame as a PROTOCOL_VIOLATION.
+        if (this.role === 'server') throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE frame from a client');
+        // RFC 9001 §4.1.2: the client's handshake is confirmed.
+        if (!this.handshakeConfirmed) this.confirmHandshake(now);
+        return;
+      case 'datagram':
+        this.onDatagramFrame(f);
+        return;
+    }
+  }
+
+  private onAckFrame(f: AckFrame, space: PacketNumberSpace, carrierGeneration: number, now: number): void {
+    const frameType = f.ecn === undefined ? 0x02 : 0x03;
+    // RFC 9000 §13.1, §21.4: an ACK of a packet number we skipped is a PROTOCOL_VIOLATION (recovery
+    // refuses packets never sent above and between what it recorded).
+    this.pn[space].checkAcknowledged(f.ranges, frameType);
+    // RFC 9000 §19.3: ACK Delay is scaled by the peer's ack_delay_exponent in the application
+    // space; Initial and Handshake ACKs use the default 3 (the parameters may not be known yet).
+    const exponent = space === 'application' ? (this.peerTp?.ackDelayExponent ?? 3) : 3;
+    const ackDelay = (f.ackDelay * 2 ** exponent) / 1000;
+    const outcome = this.recovery.onAckReceived(space, { ranges: f.ranges, ackDelay, ecn: f.ecn }, now);
+    this.pn[space].onAcknowledged(f.largest);
+    if (space === 'application' && this.keys.oneRtt.write !== undefined) this.keys.oneRtt.onAckReceived(f.largest, carrierGeneration, now, this.pto());
+    for (const p of outcome.acked) notifyAcked(p);
+    for (const p of outcome.lost) notifyLost(p);
+  }
+
+  private onNewConnectionId(f: NewConnectionIdFrame): void {
+    if (this.peerCids === undefined) throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, 'NEW_CONNECTION_ID before the handshake');
+    this.peerCids.onNewConnectionId(f);
+    for (const seq of this.peerCids.pendingRetireConnectionIds()) {
+      this.controlQueue.enqueue({ kind: 'retireConnectionId', sequenceNumber: seq });
+      this.peerCids.onRetireConnectionIdSent(seq);
+    }
+  }
+
+  /** Queues NEW_CONNECTION_ID frames for the connection IDs issued up to the peer's limit (RFC 9000 §5.1.1). */
+  private announceConnectionIds(): void {
+    this.localCids.replenish();
+    for (const frame of this.localCids.pendingNewConnectionIds()) {
+      this.controlQueue.enqueue(frame);
+      this.localCids.onNewConnectionIdSent(frame.sequenceNumber);
+    }
+  }
+
+  private onDatagramFrame(f: DatagramFrame): void {
+    const announced = this.settings.maxDatagramFrameSize;
+    // RFC 9221 §4: DATAGRAM frames without our max_datagram_frame_size are a PROTOCOL_VIOLATION.
+    if (announced === 0) throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, 'DATAGRAM frame received, but DATAGRAM support was not announced');
+    const size = 1 + (f.explicitLength === false ? 0 : varintSize(f.data.length)) + f.data.length;
+    // RFC 9221 §3: a frame larger than announced is a PROTOCOL_VIOLATION.
+    if (size > announced) throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, `DATAGRAM frame of ${size} bytes exceeds our max_datagram_frame_size ${announced}`);
+    // A bounded receive queue: beyond the bound the oldest undrained datagram is dropped (RFC 9221 §5: unreliable).
+    if (this.queuedDatagramEvents >= this.settings.datagramReceiveQueueLength) {
+      const i = this.events.findIndex((e) => e.type === 'datagram');
+      if (i >= 0) this.events.splice(i, 1);
+      this.queuedDatagramEvents--;
+    }
+    this.queuedDatagramEvents++;
+    this.events.push({ type: 'datagram', data: f.data.slice() });
+  }
+
+  private onConnectionClose(f: ConnectionCloseFrame, now: number): void {
+    this.enterDraining(
+      {
+        source: 'peer',
+        application: f.application,
+        code: f.errorCode,
+        reason: UTF8.decode(f.reason),
+        ...(f.application ? {} : { frameType: f.frameType }),
+      },
+      now,
+    );
+  }
+
+  // ---- TLS -------------------------------------------------------------------------------------
+
+  /** Applies what the TLS session produced (RFC 9001 §4.1). Throws the session's failure as its QuicError. */
+  private processTlsEvents(now: number): void {
+    for (const e of this.tls.drain()) {
+      switch (e.type) {
+        case 'handshake_data':
+          this.cryptoSource.append(e.level, e.data);
+          break;
+        case 'secret':
+          this.keys.install(e.level, e.direction, e.cipherSuite, e.secret, this.pn.application.next);
+          if (this.integrityLimitOverride === undefined) this.integrityLimit = Math.min(this.integrityLimit, AEAD_LIMITS[e.cipherSuite.aead].integrity);
+          // RFC 9002 §6.2.2.1: with Handshake keys the client's anti-deadlock probes are Handshake packets.
+          if (e.level === 'handshake' && e.direction === 'write') this.recovery.setHandshakeKeysAvailable(now);
+          if (e.direction === 'read') this.replayPending = true;
+          break;
+        case 'transport_parameters':
+          this.applyPeerTransportParameters(e.data, now);
+          break;
+        case 'handshake_complete':
+          this.onHandshakeComplete(e.info, now);
+          break;
+        case 'session_ticket':
+        case 'session_ticket_issued':
+          // Tickets go to the TLS configuration's ticket store; nothing for the transport to do.
+          break;
+        case 'failed':
+          // RFC 9001 §4.8: a TLS alert closes the connection with CRYPTO_ERROR (0x0100 + alert).
+          throw e.error;
+      }
+    }
+  }
+
+  /** Decodes, authenticates (RFC 9000 §7.3) and applies the peer's transport parameters (RFC 9000 §7.4, §18.2). */
+  private applyPeerTransportParameters(bytes: Uint8Array, now: number): void {
+    const peerRole = this.role === 'client' ? 'server' : 'client';
+    const tp = decodeTransportParameters(bytes, { sender: peerRole });
+    if (this.role === 'server') {
+      validatePeerConnectionIds(tp, { sender: 'client', initialSourceConnectionId: this.clientScid as Uint8Array });
+    } else {
+      if (this.serverInitialScid === undefined) throw new QuicError(TransportErrorCode.PROTOCOL_VIOLATION, 'server transport parameters before its Initial packet');
+      validatePeerConnectionIds(tp, {
+        sender: 'server',
+        originalDestinationConnectionId: this.originalDcid,
+        initialSourceConnectionId: this.serverInitialScid,
+        ...(this.retryScid === undefined ? {} : { retrySourceConnectionId: this.retryScid }),
+      });
+    }
+    this.peerTp = tp;
+    this.recovery.setPeerMaxAckDelay(tp.maxAckDelay);
+    const mds = this.maxDatagramSize();
+    if (mds < this.recovery.maxDatagramSize) this.recovery.setMaxDatagramSize(mds);
+    this.datagramQueue.setPeerMaxFrameSize(tp.maxDatagramFrameSize);
+    this.datagramQueue.setMaxPacketPayload(this.maxDatagramPayloadRoom());
+    this.streams.setPeerTransportParameters(tp);
+    if (this.role === 'client' && this.peerCids !== undefined) {
+      // RFC 9000 §10.3: the server's token for the connection ID of its handshake.
+      if (tp.statelessResetToken !== undefined) this.peerCids.setInitialStatelessResetToken(tp.statelessResetToken);
+      // RFC 9000 §5.1.1: the preferred address's connection ID has sequence number 1 (the address itself is not used).
+      if (tp.preferredAddress !== undefined) this.peerCids.addPreferredAddressConnectionId(tp.preferredAddress.connectionId, tp.preferredAddress.statelessResetToken);
+    }
+    this.localCids.setPeerActiveConnectionIdLimit(tp.activeConnectionIdLimit);
+    this.announceConnectionIds();
+    void now;
+  }
+
+  private onHandshakeComplete(info: TlsHandshakeInfo, now: number): void {
+    this.handshakeComplete = true;
+    this.handshakeDuration = now - this.createdAt;
+    this.replayPending = true;
+    this.lifecycle({ type: 'handshakeComplete' });
+    this.emit({ type: 'handshakeComplete', info });
+    if (this.role === 'server') {
+      // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it sends HANDSHAKE_DONE (RFC 9000 §19.20).
+      this.controlQueue.enqueue({ kind: 'handshakeDone' });
+      this.confirmHandshake(now);
+    }
+  }
+
+  private confirmHandshake(now: number): void {
+    this.handshakeConfirmed = true;
+    this.lifecycle({ type: 'handshakeConfirmed' });
+    this.emit({ type: 'handshakeConfirmed' });
+    this.recovery.setHandshakeConfirmed(now);
+    // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
+    this.discardLevel('initial', now);
+    this.discardLevel('handshake', now);
+  }
+
+  /** Discards the keys and state of `level` (RFC 9001 §4.9; RFC 9002 §6.4). */
+  private discardLevel(level: 'initial' | 'handshake', now: number): void {
+    if (this.keys.isDiscarded(level)) return;
+    this.keys.discard(level);
+    this.recovery.discardSpace(level, now);
+    this.cryptoSource.stream(level).discard();
+    this.cryptoRecv[level].discard();
+    this.ackSource.tracker(level).discard();
+    this.pingSource.cancel(level);
+    this.probes[level] = 0;
+    if (this.buffered.some((b) => b.level === level)) {
+      this.buffered = this.buffered.filter((b) => b.level !== level);
+      this.bufferedBytes = this.buffered.reduce((n, b) => n + b.bytes.length, 0);
+    }
+  }
+
+  // ---- Version Negotiation and Retry (client) ----------------------------------------------------
+
+  private onVersionNegotiation(packet: Extract<ParsedPacket, { form: 'versionNegotiation' }>, now: number): void {
+    const d = judgeVersionNegotiation(packet, {
+      version: this.versionValue,
+      sourceCid: this.localCids.initial.connectionId,
+      destinationCid: this.dcid,
+      packetProcessed: this.packetProcessed || this.versionNegotiated || this.retryScid !== undefined,
+    });
+    if (d.action === 'ignore') {
+      this.packetsDropped++;
+      return;
+    }
+    this.versionNegotiated = true;
+    if (d.action === 'fail') {
+      // RFC 9000 §6.2: no supported version in common: abandon the attempt.
+      this.abandon(
+        {
+          source: 'version-negotiation',
+          application: false,
+          code: BigInt(TransportErrorCode.VERSION_NEGOTIATION_ERROR),
+          reason: `the server supports none of our versions (it offered ${d.offered.map((v) => `0x${v.toString(16)}`).join(', ')})`,
+        },
+      );
+      return;
+    }
+    // Start over with the version both support, from a fresh Initial.
+    this.versionValue = d.version;
+    this.dcid = this.originalDcid = this.provider.randomBytes(CLIENT_INITIAL_DCID_LENGTH);
+    this.keys.setInitial(d.version, this.dcid, 'client');
+    this.restartInitialFlight(now);
+  }
+
+  private onRetry(datagram: Uint8Array, packet: Extract<ParsedPacket, { form: 'retry' }>, now: number): void {
+    const d = judgeRetry(this.provider, datagram, packet, {
+      version: this.versionValue,
+      sourceCid: this.localCids.initial.connectionId,
+      destinationCid: this.dcid,
+      retryOrInitialProcessed: this.retryScid !== undefined || this.packetProcessed,
+    });
+    if (d.action === 'ignore') {
+      this.packetsDropped++;
+      return;
+    }
+    // RFC 9000 §17.2.5.2: the Retry's SCID becomes the DCID, its token goes in every Initial.
+    this.retryScid = d.sourceCid;
+    this.token = d.token;
+    this.dcid = d.sourceCid;
+    // RFC 9001 §5.2: new Initial keys from the new Destination Connection ID.
+    this.keys.setInitial(this.versionValue, this.dcid, 'client');
+    this.restartInitialFlight(now);
+  }
+
+  /** After a Retry or a version switch: recovery restarts (RFC 9002 §6.3) and what the Initial packets carried is sent again. */
+  private restartInitialFlight(now: number): void {
+    for (const p of this.recovery.onRetry(now)) notifyLost(p);
+  }
+
+  // ================================================================================================
+  // Send path
+  // ================================================================================================
+
+  /** Builds every datagram the connection may send at `now` (see {@link QuicConnectionCore.flush}). */
+  flush(now: number): Uint8Array[] {
+    if (this.stateValue === 'closed' || this.stateValue === 'draining') return [];
+    this.flushNow = now;
+    const out: Uint8Array[] = (this.outbox = []);
+    this.runFlush(now);
+    if (this.fatal !== undefined) {
+      // The builder could not continue (e.g. AEAD_LIMIT_REACHED): close, and send the CONNECTION_CLOSE now.
+      const error = this.fatal;
+      this.fatal = undefined;
+      this.closeOnError(error, now);
+      if (this.stateValue === 'closing') this.runFlush(now);
+      this.fatal = undefined;
+    }
+    if (this.stateValue === 'idle' && out.length > 0) this.lifecycle({ type: 'start' });
+    this.outbox = [];
+    return out;
+  }
+
+  private runFlush(now: number): void {
+    const closing = this.stateValue === 'closing';
+    const requested = closing ? 0 : this.probes.initial + this.probes.handshake + this.probes.application;
+    const probes = requested === 0 ? undefined : { initial: this.probes.initial, handshake: this.probes.handshake, application: this.probes.application };
+    const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, probes === undefined ? {} : { probes });
+    if (probes !== undefined) {
+      // Probes the flush could not send (amplification) stay owed, first spaces first.
+      let sent = result.probesSent;
+      for (const s of ['initial', 'handshake', 'application'] as const) {
+        const n = Math.min(sent, this.probes[s]);
+        this.probes[s] -= n;
+        sent -= n;
+      }
+      if (result.error !== undefined) this.probes.initial = this.probes.handshake = this.probes.application = 0;
+    }
+    // RFC 9001 §4.9.1: a client discards its Initial keys once it has sent a Handshake packet.
+    if (this.clientSentHandshake && !this.keys.isDiscarded('initial')) this.discardLevel('initial', now);
+    this.flushLimitedAt = result.blockedBy === 'flush-limit' ? now : undefined;
+    this.pacingWakeAt = result.blockedBy === 'pacing' ? this.recovery.nextSendTime(now) : undefined;
+    // RFC 9002 §7.8: the window does not grow while the sender is not using it.
+    this.recovery.setApplicationLimited(result.blockedBy === undefined);
+    this.updateAmplificationLimited(now);
+  }
+
+  private onPacketSent(packet: SentPacket): void {
+    this.recovery.onPacketSent(packet);
+    if (packet.ackEliciting) {
+      // RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts the idle timer.
+      if (!this.ackElicitingSinceReceive) this.lastActivity = packet.timeSent;
+      this.ackElicitingSinceReceive = true;
+      this.lastExchange = packet.timeSent;
+    }
+    if (packet.level === 'handshake' && this.role === 'client') this.clientSentHandshake = true;
+    if (packet.level === 'oneRtt' && packet.frames.length > 0 && packet.frames[0].kind === 'ack') this.keys.oneRtt.onAckSent(packet.keyPhase);
+  }
+
+  private onDatagram(datagram: Uint8Array): void {
+    this.outbox.push(datagram);
+    this.datagramsSent++;
+    this.bytesSent += datagram.length;
+    this.amplification.onSent(datagram.length);
+  }
+
+  /** The Destination Connection ID of packets we send. */
+  private destinationCid(): Uint8Array {
+    return this.peerCids !== undefined ? this.peerCids.current.connectionId : this.dcid;
+  }
+
+  /** min(path MTU, the peer's max_udp_payload_size) (RFC 9000 §14, §18.2). */
+  private maxDatagramSize(): number {
+    const peer = this.peerTp?.maxUdpPayloadSize;
+    return peer === undefined ? this.settings.maxDatagramSize : Math.min(this.settings.maxDatagramSize, peer);
+  }
+
+  /** Frame bytes an otherwise empty 1-RTT packet carries: the datagram minus the largest short header (1 + 20 + 4) and the AEAD tag. */
+  private maxDatagramPayloadRoom(): number {
+    return this.maxDatagramSize() - 25 - 16;
+  }
+
+  /** RFC 9002 §6.2.2.1: a server blocked by the amplification limit arms no PTO; tell recovery when that changes. */
+  private updateAmplificationLimited(now: number): void {
+    const limited = !this.amplification.validated && this.amplification.budget() < MIN_INITIAL_DATAGRAM_SIZE;
+    if (limited !== this.amplificationLimited) {
+      this.amplificationLimited = limited;
+      this.recovery.setAmplificationLimited(limited, now);
+    }
+  }
+
+  /** The current PTO period with max_ack_delay, without backoff (RFC 9002 §6.2.1), for the three-PTO periods of RFC 9000 §10. */
+  private pto(): number {
+    const ld = this.recovery.lossDetection;
+    return ld.rtt.ptoBase() + ld.maxAckDelay;
+  }
+
+  // ================================================================================================
+  // Timers
+  // ================================================================================================
+
+  /** The earliest time {@link onTimeout} must be called, or undefined. */
+  nextTimeout(): number | undefined {
+    switch (this.stateValue) {
+      case 'closed':
+        return undefined;
+      case 'closing':
+      case 'draining':
+        return this.closeDeadline;
+      default:
+        break;
+    }
+    let t = Number.POSITIVE_INFINITY;
+    const consider = (v: number | undefined): void => {
+      if (v !== undefined && v < t) t = v;
+    };
+    consider(this.recovery.timeout());
+    for (const space of ['initial', 'handshake', 'application'] as const) {
+      if (this.keys.isDiscarded(space as EncryptionLevel)) continue;
+      const tracker = this.ackSource.tracker(space);
+      // An ACK already due waits for the flush (pending$), not for a timer.
+      if (!tracker.isAckDue) consider(tracker.ackDeadline());
+    }
+    consider(this.idleDeadline());
+    if (!this.handshakeComplete) consider(this.createdAt + this.settings.handshakeTimeout);
+    consider(this.keys.oneRtt.previousKeysDiscardAt);
+    consider(this.pacingWakeAt);
+    consider(this.flushLimitedAt);
+    consider(this.keepAliveDeadline());
+    return t === Number.POSITIVE_INFINITY ? undefined : t;
+  }
+
+  /** The idle timeout in effect: the minimum of both sides' non-zero max_idle_timeout (RFC 9000 §10.1), undefined for none. */
+  private idleTimeout(): number | undefined {
+    const ours = this.settings.maxIdleTimeout;
+    const theirs = this.peerTp?.maxIdleTimeout ?? 0;
+    if (ours === 0 && theirs === 0) return undefined;
+    if (ours === 0) return theirs;
+    if (theirs === 0) return ours;
+    return Math.min(ours, theirs);
+  }
+
+  private idleDeadline(): number | undefined {
+    const idle = this.idleTimeout();
+    // RFC 9000 §10.1: at least three times the current PTO.
+    return idle === undefined ? undefined : this.lastActivity + Math.max(idle, 3 * this.pto());
+  }
+
+  private keepAliveDeadline(): number | undefined {
+    const interval = this.settings.keepAliveInterval;
+    if (interval <= 0 || !this.handshakeConfirmed) return undefined;
+    return this.lastExchange + interval;
+  }
+
+  /** Handles every timer due at `now` (see {@link QuicConnectionCore.onTimeout}). */
+  onTimeout(now: number): void {
+    if (this.stateValue === 'closed') return;
+    try {
+      if (this.stateValue === 'closing' || this.stateValue === 'draining') {
+        if (this.closeDeadline !== undefined && now >= this.closeDeadline) this.finishClosed();
+        return;
+      }
+      const idle = this.idleDeadline();
+      if (idle !== undefined && now >= idle) {
+        // RFC 9000 §10.1: the connection is silently closed.
+        this.abandon({ source: 'idle-timeout', application: false, code: 0n, reason: `no packet for ${Math.round(now - this.lastActivity)} ms (idle timeout)` });
+        return;
+      }
+      if (!this.handshakeComplete && now >= this.createdAt + this.settings.handshakeTimeout) {
+        this.abandon({ source: 'handshake-timeout', application: false, code: 0n, reason: `handshake not complete after ${this.settings.handshakeTimeout} ms` });
+        return;
+      }
+      this.flushLimitedAt = undefined;
+      if (this.pacingWakeAt !== undefined && now >= this.pacingWakeAt) this.pacingWakeAt = undefined;
+      this.keys.oneRtt.onTimeout(now);
+      this.ackSource.onTimeout(now);
+      const r = this.recovery.onTimeout(now);
+      for (const p of r.lost) notifyLost(p);
+      if (r.probe !== undefined) this.onProbe(r.probe);
+      const keepAlive = this.keepAliveDeadline();
+      if (keepAlive !== undefined && now >= keepAlive) {
+        this.pingSource.request('oneRtt');
+        this.lastExchange = now;
+      }
+    } catch (e) {
+      this.closeOnError(e, now);
+    }
+    this.wake.next();
+  }
+
+  /** A PTO expired (RFC 9002 §6.2.4): probes are owed; in-flight CRYPTO data of the space is queued again so the probe carries it. */
+  private onProbe(probe: ProbeRequest): void {
+    this.probes[probe.space] = Math.min(2, this.probes[probe.space] + probe.count);
+    for (const s of probe.alsoSpaces) this.probes[s] = Math.max(this.probes[s], 1);
+    for (const space of [probe.space, ...probe.alsoSpaces]) {
+      if (space === 'application') continue;
+      // RFC 9002 §6.2.4: "it is RECOMMENDED ... to send ... in-flight data": the handshake's CRYPTO data.
+      for (const p of this.recovery.lossDetection.sentPackets(space)) {
+        for (const f of p.frames) if (f.kind === 'crypto') this.cryptoSource.onLost(f, p);
+      }
+    }
+  }
+
+  // ================================================================================================
+  // Closing
+  // ================================================================================================
+
+  /** Closes the connection (see {@link QuicConnectionCore.close}); an application close unless `application: false`. */
+  close(options: { readonly code: bigint | number; readonly reason?: string; readonly application?: boolean }, now: number): void {
+    if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
+    const application = options.application ?? true;
+    const reason = options.reason ?? '';
+    const code = BigInt(options.code);
+    const close: CloseReason = application ? { kind: 'application', errorCode: code, reason } : { kind: 'transport', errorCode: Number(code), reason };
+    this.startClosing(close, { source: 'local', application, code, reason }, now);
+    this.wake.next();
+  }
+
+  /** Closes because of `error`: a QuicError with its code and frame type, anything else as INTERNAL_ERROR. */
+  private closeOnError(error: unknown, now: number): void {
+    if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
+    const err = error instanceof Error ? error : new Error(String(error));
+    const q = err instanceof QuicError ? err : new QuicError(TransportErrorCode.INTERNAL_ERROR, `internal error: ${err.message}`, { cause: err });
+    this.startClosing(
+      { kind: 'transport', errorCode: q.code, frameType: q.frameType ?? 0, reason: q.reason },
+      { source: 'local', application: false, code: BigInt(q.code), reason: q.reason, ...(q.frameType === undefined ? {} : { frameType: q.frameType }), error: err },
+      now,
+    );
+  }
+
+  private startClosing(close: CloseReason, info: ConnectionCloseInfo, now: number): void {
+    if (this.stateValue === 'idle' && this.role === 'client') {
+      // Nothing was sent yet: nothing to tell the peer.
+      this.abandon(info);
+      return;
+    }
+    // RFC 9000 §10.2.3: before the handshake is confirmed, CONNECTION_CLOSE goes at every level
+    // the peer may be able to read; afterwards in 1-RTT packets only.
+    const levels: EncryptionLevel[] = [];
+    if (this.handshakeConfirmed) levels.push('oneRtt');
+    else for (const l of ['initial', 'handshake', 'oneRtt'] as const) if (this.keys.sendKeys(l) !== undefined) levels.push(l);
+    this.closeInfo = info;
+    this.closeSource.close(close, levels);
+    this.closeDeadline = now + 3 * this.pto();
+    this.closePacketsSeen = 0;
+    this.closeInterval = 1;
+    this.closeNextResponse = 1;
+    this.lifecycle({ type: 'close', end: endFacts(info) });
+    this.releaseForClose();
+  }
+
+  /** A packet arrived while closing (RFC 9000 §10.2.1): a CONNECTION_CLOSE from the peer starts draining; others are answered, rate-limited. */
+  private onPacketWhileClosing(payload: Uint8Array | undefined, level: EncryptionLevel, now: number): void {
+    let frames: Frame[] = [];
+    try {
+      if (payload !== undefined) frames = decodeFrames(payload, level);
+    } catch {
+      // A malformed packet is still a packet to answer.
+    }
+    const close = frames.find((f): f is ConnectionCloseFrame => f.kind === 'connectionClose');
+    if (close !== undefined) {
+      this.onConnectionClose(close, now);
+      return;
+    }
+    this.closePacketsSeen++;
+    if (this.closePacketsSeen >= this.closeNextResponse) {
+      this.closeSource.resend();
+      this.closeInterval = Math.min(MAX_CLOSE_RESPONSE_INTERVAL, this.closeInterval * 2);
+      this.closeNextResponse = this.closePacketsSeen + this.closeInterval;
+    }
+  }
+
+  private enterDraining(info: ConnectionCloseInfo, now: number): void {
+    if (this.stateValue === 'draining' || this.stateValue === 'closed') return;
+    this.closeInfo ??= info;
+    // RFC 9000 §10.2.2: the draining state lasts three PTOs (it may end the closing period early).
+    this.closeDeadline = now + 3 * this.pto();
+    this.lifecycle({ type: 'drain', end: endFacts(info) });
+    this.releaseForClose();
+  }
+
+  /** Ends the connection at once, sending nothing. */
+  private abandon(info: ConnectionCloseInfo): void {
+    this.closeInfo ??= info;
+    this.releaseForClose();
+    this.lifecycle({ type: 'abandon', end: endFacts(info) });
+    this.finishClosed();
+  }
+
+  /** What no closing connection keeps: streams, queued datagrams, PING requests. */
+  private releaseForClose(): void {
+    this.streams.abandonAll();
+    this.datagramQueue.clear();
+    for (const l of ['initial', 'zeroRtt', 'handshake', 'oneRtt'] as const) this.pingSource.cancel(l);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+  }
+
+  private finishClosed(): void {
+    if (this.stateValue !== 'closed') this.lifecycle({ type: 'periodEnded' });
+    this.tls.close();
+    this.keys.clear();
+    for (const id of this.localCids.activeConnectionIds()) this.cidChanges.next({ removed: id.connectionId });
+    this.cidChanges.complete();
+    this.wake.complete();
+    this.actor.stop();
+    this.emit({
+      type: 'closed',
+      info: this.closeInfo ?? { source: 'local', application: false, code: 0n, reason: '' },
+    });
+  }
+
+  // ================================================================================================
+  // Lifecycle and events
+  // ================================================================================================
+
+  /** Sends a lifecycle event to the machine and reports a state change. */
+  private lifecycle(event: ConnectionMachineEvent): void {
+    this.actor.send(event);
+    const value = this.actor.getSnapshot().value as ConnectionState;
+    if (value !== this.stateValue) {
+      this.stateValue = value;
+      this.emit({ type: 'stateChanged', state: value });
+    }
+  }
+
+  private emit(e: ConnectionEvent): void {
+    if (this.stateValue === 'closed' && e.type !== 'closed' && e.type !== 'stateChanged') return;
+    this.events.push(e);
+  }
+
+  // ================================================================================================
+  // Application API
+  // ================================================================================================
+
+  /** True once the connection is closing, draining or closed. */
+  private get ended(): boolean {
+    return this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed';
+  }
+
+  private checkOpen(operation: string): void {
+    if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') throw new ConnectionClosedError(operation, this.closeInfo);
+  }
+
+  /** Opens a stream; undefined when the peer's stream limit is reached (see {@link QuicConnectionCore.openStream}). */
+  openStream(bidirectional: boolean, now: number): number | undefined {
+    this.checkOpen('openStream');
+    const id = this.streams.open(bidirectional, now);
+    this.wake.next();
+    return id;
+  }
+
+  /** Queues data on a stream (see {@link QuicConnectionCore.writeStream}). */
+  writeStream(streamId: number, data: Uint8Array, fin: boolean, now: number): boolean {
+    this.checkOpen('writeStream');
+    const ok = this.streams.write(streamId, data, fin, now);
+    this.wake.next();
+    return ok;
+  }
+
+  /** Reads from a stream (see {@link QuicConnectionCore.readStream}); null once the connection is closed. */
+  readStream(streamId: number, maxBytes: number, now: number): { readonly data: Uint8Array; readonly fin: boolean } | null {
+    if (this.stateValue === 'closed') return null;
+    const r = this.streams.read(streamId, maxBytes, now);
+    this.wake.next();
+    return r;
+  }
+
+  /** Resets a stream's send side (RESET_STREAM); nothing once the connection is closing. */
+  resetStream(streamId: number, code: bigint, now: number): void {
+    if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
+    this.streams.reset(streamId, code, now);
+    this.wake.next();
+  }
+
+  /** Asks the peer to stop sending (STOP_SENDING); nothing once the connection is closing. */
+  stopSending(streamId: number, code: bigint, now: number): void {
+    if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
+    this.streams.stopSending(streamId, code, now);
+    this.wake.next();
+  }
+
+  /** Statistics of a stream, or undefined for an unknown one. */
+  streamStats(streamId: number): StreamStats | undefined {
+    return this.streams.stats(streamId);
+  }
+
+  /** Largest DATAGRAM payload that can be sent now (0 without the peer's support, RFC 9221 §3). */
+  maxDatagramPayload(): number {
+    return this.datagramQueue.maxDatagramSize;
+  }
+
+  /** Queues a DATAGRAM frame (RFC 9221); returns its id. Throws DatagramRefusedError when unsupported or too large. */
+  sendDatagram(data: Uint8Array, now: number): number {
+    this.checkOpen('sendDatagram');
+    const id = this.datagramQueue.send(data);
+    void now;
+    return id;
+  }
+
+  /**
+   * Server: sends a NEW_TOKEN frame (RFC 9000 §8.1.3, §19.7) carrying `token`, an address
+   * validation token the endpoint minted for the client's future connections.
+   *
+   * @throws Error for a client (only servers send NEW_TOKEN) or an empty token.
+   */
+  sendNewToken(token: Uint8Array): void {
+    if (this.role !== 'server') throw new Error('sendNewToken: only a server sends NEW_TOKEN frames (RFC 9000 §19.7)');
+    if (token.length === 0) throw new Error('sendNewToken: a NEW_TOKEN frame carries a non-empty token (RFC 9000 §19.7)');
+    this.checkOpen('sendNewToken');
+    this.controlQueue.enqueue({ kind: 'newToken', token });
+    this.wake.next();
+  }
+
+  /** True when a key update may start at `now` (RFC 9001 §6.1, §6.5). */
+  private canUpdateKeys(now: number): boolean {
+    return this.handshakeConfirmed && this.stateValue === 'confirmed' && this.keys.oneRtt.canInitiate(now);
+  }
+
+  /** Starts a key update now (RFC 9001 §6), if allowed; returns whether it started. */
+  updateKeys(now: number): boolean {
+    if (!this.canUpdateKeys(now)) return false;
+    this.keys.oneRtt.initiate(this.pn.application.next);
+    this.wake.next();
+    return true;
+  }
+
+  /** Connection statistics. */
+  stats(): ConnectionStats {
+    const r = this.recovery.stats();
+    return {
+      smoothedRtt: r.smoothedRtt,
+      latestRtt: r.latestRtt,
+      minRtt: r.minRtt,
+      rttVariance: r.rttvar,
+      congestionWindow: r.congestionWindow,
+      bytesInFlight: r.bytesInFlight,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      datagramsSent: this.datagramsSent,
+      datagramsReceived: this.datagramsReceived,
+      packetsSent: r.packetsSent,
+      packetsReceived: this.packetsReceived,
+      packetsLost: r.packetsLost,
+      packetsDropped: this.packetsDropped,
+      streamBytesSent: this.streams.bytesSent,
+      streamBytesReceived: this.streams.bytesDelivered,
+      ptoCount: r.ptoExpirations,
+      keyUpdates: this.keys.oneRtt.keyUpdates,
+      handshakeDuration: this.handshakeDuration,
+    };
+  }
+}
+
+function endFacts(info: ConnectionCloseInfo): ConnectionEndFacts {
+  return { source: info.source, code: info.code.toString(), reason: info.reason, application: info.application };
+}
