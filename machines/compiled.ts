@@ -58,14 +58,17 @@ export type CompiledGuard<C, E extends EventObject> = (args: CompiledGuardArgs<C
  */
 export type CompiledUpdate<C, E extends EventObject> = (context: C, event: E) => void;
 
-/** One candidate transition of a compiled table, in the order the machine config lists it. */
-export interface CompiledTransition<S extends string, E extends EventObject, C> {
+/**
+ * One candidate transition of a compiled table, in the order the machine config lists it. `G` and
+ * `U` are the names of the machine's guards and updates (plain strings unless given by name).
+ */
+export interface CompiledTransition<S extends string, E extends EventObject, C, G extends string = string, U extends string = string> {
   /** The state it leaves. */
   readonly source: S;
   /** The event type that triggers it. */
   readonly eventType: E['type'];
   /** Name of its guard, or undefined when unguarded. */
-  readonly guardName: string | undefined;
+  readonly guardName: G | undefined;
   /** The guard function (the machine's own, or the one given by name to {@link compileMachine}). */
   readonly guard: CompiledGuard<C, E> | undefined;
   /** The state it enters; the source itself for a targetless transition. */
@@ -73,24 +76,34 @@ export interface CompiledTransition<S extends string, E extends EventObject, C> 
   /** Index of {@link target} in {@link CompiledMachine.states}. */
   readonly targetIndex: number;
   /** Names of its actions (context updates), in order. */
-  readonly updateNames: readonly string[];
+  readonly updateNames: readonly U[];
   /** The update functions, in order. */
   readonly updates: readonly CompiledUpdate<C, E>[];
   /** The transition's description in the machine config, if any. */
   readonly description: string | undefined;
 }
 
+/** Builds the error for an event refused by a compiled machine (see {@link CompileOptions.refusal}). */
+export type RefusalFactory<S extends string, E extends EventObject, G extends string> = (
+  machineId: string,
+  state: S,
+  eventType: E['type'],
+  failedGuards: readonly G[],
+) => MachineRefusalError;
+
 /** Options of {@link compileMachine}. */
-export interface CompileOptions<C, E extends EventObject> {
+export interface CompileOptions<S extends string, C, E extends EventObject, G extends string = string, U extends string = string> {
   /**
    * Guards by name. Defaults to the machine's own implementations (`setup({ guards })`); give them
    * when the machine's guards are wrapped (they must then be the very functions the machine wraps).
    */
-  readonly guards?: Readonly<Record<string, CompiledGuard<C, E>>>;
+  readonly guards?: Readonly<Record<G, CompiledGuard<C, E>>>;
   /** Context updates by action name: every action the machine names must have one. Default none. */
-  readonly updates?: Readonly<Record<string, CompiledUpdate<C, E>>>;
+  readonly updates?: Readonly<Record<U, CompiledUpdate<C, E>>>;
   /** A fresh context for a new runtime. Defaults to a structured clone of the config's `context` (undefined when it has none). */
   readonly initialContext?: () => C;
+  /** Builds the error of a refused event (a subclass of {@link MachineRefusalError} named after the component). Default: a MachineRefusalError. */
+  readonly refusal?: RefusalFactory<S, E, G>;
 }
 
 /**
@@ -107,10 +120,13 @@ export class MachineRefusalError extends Error {
   /** Guards that were tried and failed, in order (empty when the state has no transition for the event). */
   readonly failedGuards: readonly string[];
 
-  /** Builds the refusal of `eventType` in `state` after `failedGuards` failed. */
-  constructor(machineId: string, state: string, eventType: string, failedGuards: readonly string[]) {
+  /**
+   * Builds the refusal of `eventType` in `state` after `failedGuards` failed; the message starts
+   * with `subject` (default: the machine's id).
+   */
+  constructor(machineId: string, state: string, eventType: string, failedGuards: readonly string[], subject: string = machineId) {
     const why = failedGuards.length === 0 ? `not accepted in state ${state}` : `refused in state ${state}: guard ${failedGuards.join(', ')} failed`;
-    super(`${machineId}: ${eventType} ${why}`);
+    super(`${subject}: ${eventType} ${why}`);
     this.name = 'MachineRefusalError';
     this.machineId = machineId;
     this.state = state;
@@ -151,7 +167,7 @@ interface TransitionView {
  * The transition table of a flat machine: `state × event type → ordered candidates`, typed by the
  * machine's state names `S`, events `E` and context `C`. Immutable; share one per machine.
  */
-export class CompiledMachine<S extends string, E extends EventObject, C> {
+export class CompiledMachine<S extends string, E extends EventObject, C, G extends string = string, U extends string = string> {
   /** The machine's id. */
   readonly id: string;
   /** The machine compiled. */
@@ -163,14 +179,15 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
   /** Index of the initial state. */
   readonly initialIndex: number;
   /** Per state (indexed as {@link states}), the candidates per event type; absent means refused. */
-  readonly transitions: ReadonlyArray<Readonly<Partial<Record<E['type'], readonly CompiledTransition<S, E, C>[]>>>>;
+  readonly transitions: ReadonlyArray<Readonly<Partial<Record<E['type'], readonly CompiledTransition<S, E, C, G, U>[]>>>>;
   /** Every compiled transition, in config order. */
-  readonly all: readonly CompiledTransition<S, E, C>[];
+  readonly all: readonly CompiledTransition<S, E, C, G, U>[];
   private readonly finals: readonly boolean[];
-  private readonly flat: ReadonlyArray<readonly CompiledTransition<S, E, C>[] | undefined>;
+  private readonly flat: ReadonlyArray<readonly CompiledTransition<S, E, C, G, U>[] | undefined>;
   private readonly eventIndex: Readonly<Record<string, number>>;
   private readonly stateIndexOf: ReadonlyMap<string, number>;
   private readonly makeContext: () => C;
+  private readonly makeRefusal: RefusalFactory<S, E, G>;
   /** Guard arguments reused by every step (stepping is synchronous and guards do not re-enter). */
   private readonly scratch: { context: C; event: E };
 
@@ -181,9 +198,10 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
     eventTypes: E['type'][];
     initialIndex: number;
     finals: boolean[];
-    transitions: Array<Partial<Record<E['type'], CompiledTransition<S, E, C>[]>>>;
-    all: CompiledTransition<S, E, C>[];
+    transitions: Array<Partial<Record<E['type'], CompiledTransition<S, E, C, G, U>[]>>>;
+    all: CompiledTransition<S, E, C, G, U>[];
     makeContext: () => C;
+    makeRefusal: RefusalFactory<S, E, G>;
   }) {
     this.machine = parts.machine;
     this.id = parts.machine.id;
@@ -194,12 +212,14 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
     this.transitions = parts.transitions;
     this.all = parts.all;
     this.makeContext = parts.makeContext;
-    const eventIndex: Record<string, number> = Object.create(null) as Record<string, number>;
+    this.makeRefusal = parts.makeRefusal;
+    // A plain object with own properties (fast properties: one keyed load per step).
+    const eventIndex: Record<string, number> = {};
     parts.eventTypes.forEach((t, i) => (eventIndex[t] = i));
     this.eventIndex = eventIndex;
     this.stateIndexOf = new Map(parts.states.map((s, i) => [s, i]));
     const n = parts.eventTypes.length;
-    const flat: (CompiledTransition<S, E, C>[] | undefined)[] = new Array(parts.states.length * n).fill(undefined);
+    const flat: (CompiledTransition<S, E, C, G, U>[] | undefined)[] = new Array(parts.states.length * n).fill(undefined);
     parts.transitions.forEach((row, si) => parts.eventTypes.forEach((t, ei) => (flat[si * n + ei] = row[t])));
     this.flat = flat;
     this.scratch = { context: undefined as C, event: undefined as unknown as E };
@@ -223,15 +243,15 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
   }
 
   /** The candidates for an event type in a state (undefined when the state has none). */
-  candidates(stateIndex: number, eventType: string): readonly CompiledTransition<S, E, C>[] | undefined {
-    const ei = this.eventIndex[eventType];
+  candidates(stateIndex: number, eventType: string): readonly CompiledTransition<S, E, C, G, U>[] | undefined {
+    const ei = Object.hasOwn(this.eventIndex, eventType) ? this.eventIndex[eventType] : undefined;
     return ei === undefined ? undefined : this.flat[stateIndex * this.eventTypes.length + ei];
   }
 
   /** The transition `event` takes in the state at `stateIndex` with `context` (the first candidate whose guard passes), or undefined when refused. Pure. */
-  select(stateIndex: number, event: E, context: C): CompiledTransition<S, E, C> | undefined {
+  select(stateIndex: number, event: E, context: C): CompiledTransition<S, E, C, G, U> | undefined {
     const ei = this.eventIndex[event.type];
-    if (ei === undefined) return undefined;
+    if (typeof ei !== 'number') return undefined; // an event no transition names (or an Object.prototype key)
     const candidates = this.flat[stateIndex * this.eventTypes.length + ei];
     if (candidates === undefined) return undefined;
     const args = this.scratch;
@@ -246,9 +266,9 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
 
   /** The error for `event` refused in the state at `stateIndex` (naming the guards that failed). */
   refusal(stateIndex: number, event: E): MachineRefusalError {
-    const failed: string[] = [];
+    const failed: G[] = [];
     for (const t of this.candidates(stateIndex, event.type) ?? []) if (t.guardName !== undefined) failed.push(t.guardName);
-    return new MachineRefusalError(this.id, this.states[stateIndex], event.type, failed);
+    return this.makeRefusal(this.id, this.states[stateIndex], event.type, failed);
   }
 
   /**
@@ -256,8 +276,8 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
    * to the state at `stateIndex` (empty for the initial state), or undefined when there is none.
    * Replaying it brings a fresh actor of the machine to that state whatever the context.
    */
-  pathFromInitial(stateIndex: number): readonly CompiledTransition<S, E, C>[] | undefined {
-    const previous = new Map<number, CompiledTransition<S, E, C> | null>([[this.initialIndex, null]]);
+  pathFromInitial(stateIndex: number): readonly CompiledTransition<S, E, C, G, U>[] | undefined {
+    const previous = new Map<number, CompiledTransition<S, E, C, G, U> | null>([[this.initialIndex, null]]);
     const queue = [this.initialIndex];
     for (let q = 0; q < queue.length && !previous.has(stateIndex); q++) {
       const si = queue[q];
@@ -268,7 +288,7 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
       }
     }
     if (!previous.has(stateIndex)) return undefined;
-    const path: CompiledTransition<S, E, C>[] = [];
+    const path: CompiledTransition<S, E, C, G, U>[] = [];
     for (let t = previous.get(stateIndex); t; t = previous.get(this.indexOf(t.source))) path.unshift(t);
     return path;
   }
@@ -282,10 +302,10 @@ export class CompiledMachine<S extends string, E extends EventObject, C> {
  *   actions, invocations, an inline guard or action, an unknown guard, an action without an update,
  *   or a transition with several targets.
  */
-export function compileMachine<M extends AnyStateMachine>(
+export function compileMachine<M extends AnyStateMachine, G extends string = string, U extends string = string>(
   machine: M,
-  options: CompileOptions<ContextFrom<M>, EventFromLogic<M>> = {},
-): CompiledMachine<StateNameOf<M>, EventFromLogic<M>, ContextFrom<M>> {
+  options: CompileOptions<StateNameOf<M>, ContextFrom<M>, EventFromLogic<M>, G, U> = {},
+): CompiledMachine<StateNameOf<M>, EventFromLogic<M>, ContextFrom<M>, G, U> {
   type S = StateNameOf<M>;
   type E = EventFromLogic<M>;
   type C = ContextFrom<M>;
@@ -293,14 +313,14 @@ export function compileMachine<M extends AnyStateMachine>(
   const root = machine.root as unknown as NodeView & { initial: { target: ReadonlyArray<{ key: string }> } };
   if (root.type === 'parallel') throw new Error(`${id}: a parallel root cannot be compiled`);
   const implementations = (machine.implementations as { guards?: Record<string, unknown> }).guards ?? {};
-  const guards: Readonly<Record<string, CompiledGuard<C, E>>> = options.guards ?? (implementations as Record<string, CompiledGuard<C, E>>);
-  const updates: Readonly<Record<string, CompiledUpdate<C, E>>> = options.updates ?? {};
+  const guards = (options.guards ?? implementations) as Readonly<Record<string, CompiledGuard<C, E> | undefined>>;
+  const updates = (options.updates ?? {}) as Readonly<Record<string, CompiledUpdate<C, E> | undefined>>;
   const nodes = Object.entries(root.states) as [string, NodeView][];
   const states = nodes.map(([key]) => key as S);
   const stateIndex = new Map<string, number>(states.map((s, i) => [s, i]));
   const eventTypes: E['type'][] = [];
-  const transitions: Array<Partial<Record<E['type'], CompiledTransition<S, E, C>[]>>> = states.map(() => ({}));
-  const all: CompiledTransition<S, E, C>[] = [];
+  const transitions: Array<Partial<Record<E['type'], CompiledTransition<S, E, C, G, U>[]>>> = states.map(() => ({}));
+  const all: CompiledTransition<S, E, C, G, U>[] = [];
   const finals: boolean[] = [];
   for (const [key, node] of nodes) {
     const si = stateIndex.get(key) as number;
@@ -314,27 +334,28 @@ export function compileMachine<M extends AnyStateMachine>(
     for (const [eventType, defs] of node.transitions) {
       if (eventType.includes('*')) throw new Error(`${where} has a wildcard transition ${eventType}`);
       if (!eventTypes.includes(eventType as E['type'])) eventTypes.push(eventType as E['type']);
-      const list: CompiledTransition<S, E, C>[] = [];
+      const list: CompiledTransition<S, E, C, G, U>[] = [];
       for (const def of defs) {
         const at = `${id}: ${key} --${eventType}-->`;
-        let guardName: string | undefined;
+        let guardName: G | undefined;
         let guard: CompiledGuard<C, E> | undefined;
         if (def.guard !== undefined) {
-          guardName = nameOf(def.guard, 'guard', at);
-          guard = guards[guardName];
-          if (typeof guard !== 'function') throw new Error(`${at} uses unknown guard ${guardName}`);
+          const name = nameOf(def.guard, 'guard', at);
+          guard = Object.hasOwn(guards, name) ? guards[name] : undefined;
+          if (typeof guard !== 'function') throw new Error(`${at} uses unknown guard ${name}`);
+          guardName = name as G;
         }
         const updateNames = def.actions.map((a) => {
           const name = nameOf(a, 'action', at);
-          if (typeof updates[name] !== 'function') throw new Error(`${at} uses unknown action ${name}`);
-          return name;
+          if (!Object.hasOwn(updates, name) || typeof updates[name] !== 'function') throw new Error(`${at} uses unknown action ${name}`);
+          return name as U;
         });
         const targets = def.target ?? [];
         if (targets.length > 1) throw new Error(`${at} has several targets`);
         const target = (targets.length === 0 ? key : targets[0].key) as S;
         const ti = stateIndex.get(target);
         if (ti === undefined) throw new Error(`${at} targets ${target}, which is not a state of the root`);
-        const t: CompiledTransition<S, E, C> = {
+        const t: CompiledTransition<S, E, C, G, U> = {
           source: key as S,
           eventType: eventType as E['type'],
           guardName,
@@ -342,7 +363,7 @@ export function compileMachine<M extends AnyStateMachine>(
           target,
           targetIndex: ti,
           updateNames,
-          updates: updateNames.map((n) => updates[n]),
+          updates: updateNames.map((n) => updates[n] as CompiledUpdate<C, E>),
           description: def.description,
         };
         list.push(t);
@@ -360,7 +381,8 @@ export function compileMachine<M extends AnyStateMachine>(
       if (typeof configContext === 'function') throw new Error(`${id}: a context factory needs CompileOptions.initialContext`);
       return (configContext === undefined ? undefined : structuredClone(configContext)) as C;
     });
-  return new CompiledMachine<S, E, C>({ machine, states, eventTypes, initialIndex, finals, transitions, all, makeContext });
+  const makeRefusal: RefusalFactory<S, E, G> = options.refusal ?? ((machineId, state, eventType, failed) => new MachineRefusalError(machineId, state, eventType, failed));
+  return new CompiledMachine<S, E, C, G, U>({ machine, states, eventTypes, initialIndex, finals, transitions, all, makeContext, makeRefusal });
 }
 
 /** Where a runtime sends the events it accepted: a live actor of the machine, or a recorder in tests. */
@@ -380,9 +402,9 @@ export type MirrorCatchUp = 'replay' | 'wait';
  * One runtime of a compiled machine: its state, its context, and an optional mirror. A few fields;
  * stepping allocates nothing.
  */
-export class MachineRuntime<S extends string, E extends EventObject, C> {
+export class MachineRuntime<S extends string, E extends EventObject, C, G extends string = string, U extends string = string> {
   /** The compiled machine this runtime steps. */
-  readonly compiled: CompiledMachine<S, E, C>;
+  readonly compiled: CompiledMachine<S, E, C, G, U>;
   /** The context, updated in place by the machine's updates. */
   readonly context: C;
   private index: number;
@@ -390,7 +412,7 @@ export class MachineRuntime<S extends string, E extends EventObject, C> {
   private pendingMirror: MirrorSink | undefined;
 
   /** Starts in the machine's initial state with `context` (default: a fresh initial context). */
-  constructor(compiled: CompiledMachine<S, E, C>, context: C = compiled.initialContext()) {
+  constructor(compiled: CompiledMachine<S, E, C, G, U>, context: C = compiled.initialContext()) {
     this.compiled = compiled;
     this.context = context;
     this.index = compiled.initialIndex;
@@ -418,19 +440,20 @@ export class MachineRuntime<S extends string, E extends EventObject, C> {
 
   /**
    * Takes `event`: the first candidate whose guard passes is taken, its updates applied, its target
-   * entered; then the event goes to the mirror, if one is attached. Returns the new state.
+   * entered; then a copy of the event goes to the mirror, if one is attached (so the caller may
+   * reuse its event object). Read {@link state} for the new state.
    *
-   * @throws {@link MachineRefusalError} when no candidate is enabled; nothing changes then.
+   * @throws {@link MachineRefusalError} (or the compiled machine's subclass) when no candidate is
+   *   enabled; nothing changes then.
    */
-  send(event: E): S {
+  send(event: E): void {
     const t = this.compiled.select(this.index, event, this.context);
     if (t === undefined) throw this.compiled.refusal(this.index, event);
     const updates = t.updates;
     for (let i = 0; i < updates.length; i++) updates[i](this.context, event);
     this.index = t.targetIndex;
-    if (this.mirror !== undefined) this.mirror.send(event);
+    if (this.mirror !== undefined) this.mirror.send({ ...event });
     else if (this.pendingMirror !== undefined && this.index === this.compiled.initialIndex) this.startMirror();
-    return this.compiled.states[this.index];
   }
 
   /**

@@ -240,4 +240,30 @@ test('a root mirror host reports to its observer; with a parent, an observer is 
   connection.stop();
 });
 
+test('a refusal factory names the component: the runtime throws its subclass of MachineRefusalError', () => {
+  class SendPartError extends MachineRefusalError {}
+  const t = compileMachine(sendStreamMachine, { refusal: (id, state, type, failed) => new SendPartError(id, state, type, failed, 'send part') });
+  const rt = new MachineRuntime(t);
+  try {
+    rt.send({ type: 'RecvAllAcks' });
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, SendPartError);
+    assert.match((e as Error).message, /^send part: RecvAllAcks not accepted in state ready$/);
+  }
+  assert.not.ok(rt.can({ type: 'toString' } as never), 'an Object.prototype key is no event');
+  assert.throws(() => rt.send({ type: 'constructor' } as never), (e: unknown) => e instanceof SendPartError);
+});
+
+test('the mirror gets a copy of each event: the caller may reuse its event object', () => {
+  const rt = new MachineRuntime(BUILDER);
+  const got: EventObject[] = [];
+  rt.attachMirror({ send: (e) => void got.push(e) });
+  const scratch = { type: 'Initialize', sourceCidAvailable: true, maxFrames: 3 } as PacketBuilderEvent & { maxFrames: number };
+  rt.send(scratch);
+  scratch.maxFrames = 99;
+  assert.equal(got, [{ type: 'Initialize', sourceCidAvailable: true, maxFrames: 3 }]);
+  assert.is.not(got[0], scratch);
+});
+
 test.run();
