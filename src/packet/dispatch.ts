@@ -1,6 +1,6 @@
 /**
  * Routing acknowledgement and loss back to the frame sources (RFC 9000 §13.3; ARCHITECTURE.md
- * principle 4): each sent packet carries, beside its {@link SentFrame}s, the {@link FrameSource} that
+ * principle 4): each sent packet carries, beside its {@link SentFrame}s, the `FrameSource` that
  * committed each one (`SentPacket.sources`), so the connection hands recovery's verdicts straight
  * to their owners — the information is re-queued, never the bytes.
  *
