@@ -1110,7 +1110,7 @@ export class QuicConnection implements QuicConnectionCore {
       this.lastExchange = packet.timeSent;
     }
     if (packet.level === 'handshake' && this.role === 'client') this.clientSentHandshake = true;
-    if (packet.level === 'oneRtt' && packet.frames.length > 0 && packet.frames[0].kind === 'ack') this.keys.oneRtt.onAckSent(packet.keyPhase);
+    if (packet.level === 'oneRtt' && packet.frames.length > 0 && packet.frames[0].kind === 'ack') this.keys.oneRtt.onAckSent(packet.packetNumber);
   }
 
   private onDatagram(datagram: Uint8Array): void {

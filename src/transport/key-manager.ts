@@ -61,6 +61,8 @@ export class OneRttKeys {
   private notBefore = Number.NEGATIVE_INFINITY;
   /** The peer initiated an update we answered; no 1-RTT ACK has left with the new keys yet (RFC 9001 §6.2). */
   private awaitingAckSent = false;
+  /** The write generation of that answer. */
+  private answeredGen = 0;
   private updates = 0;
 
   /** Creates the 1-RTT key state; keys arrive with {@link setWrite} and {@link setRead}. */
@@ -158,7 +160,9 @@ export class OneRttKeys {
       return;
     }
     if (slot === 'previous') return;
-    if (this.awaitingAckSent) {
+    // Only an update the peer initiates (not its answer to ours: our write keys are then ahead) can
+    // be a second one before our acknowledgement.
+    if (this.awaitingAckSent && this.writeGen === this.readGen) {
       throw new QuicError(TransportErrorCode.KEY_UPDATE_ERROR, `key update to generation ${this.readGen + 1} before we acknowledged the update to generation ${this.readGen}`);
     }
     this.readPrevious = this.readCurrent;
@@ -171,6 +175,10 @@ export class OneRttKeys {
       // The peer initiated: answer (RFC 9001 §6.2).
       this.advanceWrite(nextPacketNumber);
       this.awaitingAckSent = true;
+      this.answeredGen = this.writeGen;
+    } else {
+      // The peer answered our update.
+      this.awaitingAckSent = false;
     }
   }
 
@@ -228,9 +236,14 @@ export class OneRttKeys {
     }
   }
 
-  /** A 1-RTT packet with Key Phase `phase` carrying an ACK frame was sent: an update the peer started is complete (RFC 9001 §6.2). */
-  onAckSent(phase: 0 | 1): void {
-    if (this.awaitingAckSent && phase === this.writePhase) this.awaitingAckSent = false;
+  /**
+   * 1-RTT packet `pn`, carrying an ACK frame, was sent: once it is protected with the keys of (or
+   * after) an update the peer started, that update is complete (RFC 9001 §6.2). Packets are
+   * reported after their datagram is built, possibly after a later update: the generation is read
+   * from the packet number, not from the current key phase.
+   */
+  onAckSent(pn: number): void {
+    if (this.awaitingAckSent && this.generationOfSent(pn) >= this.answeredGen) this.awaitingAckSent = false;
   }
 
   /** Discards the previous read keys once their time is up (RFC 9001 §6.5). */
