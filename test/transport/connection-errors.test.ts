@@ -99,6 +99,38 @@ test('a DATAGRAM frame larger than our max_datagram_frame_size is a PROTOCOL_VIO
   assertServerClosed(p, TransportErrorCode.PROTOCOL_VIOLATION, 0x31, /exceeds our max_datagram_frame_size 100/);
 });
 
+test('a STREAM frame on a stream beyond our MAX_STREAMS is a STREAM_LIMIT_ERROR', async () => {
+  // The server allows 100 client bidirectional streams: IDs 0, 4, …, 396.
+  const p = await violate('oneRtt', { kind: 'stream', streamId: 4 * 100, offset: 0, data: new Uint8Array(5), fin: false });
+  assertServerClosed(p, TransportErrorCode.STREAM_LIMIT_ERROR, 0x0a, /stream 400 exceeds the 100 bidirectional streams allowed/);
+});
+
+test('STREAM data beyond the stream’s flow control limit is a FLOW_CONTROL_ERROR', async () => {
+  // initial_max_stream_data_bidi_remote is 256 KiB by default.
+  const p = await violate('oneRtt', { kind: 'stream', streamId: 0, offset: 256 * 1024, data: new Uint8Array(10), fin: false });
+  assertServerClosed(p, TransportErrorCode.FLOW_CONTROL_ERROR, 0x0e, /stream 0: data up to 262154 exceeds the limit 262144/);
+});
+
+test('STREAM data beyond the connection’s flow control limit is a FLOW_CONTROL_ERROR', async () => {
+  const { p, inject } = await pairWithInjector({ serverTransport: { initialMaxData: 1000, maxConnectionWindow: 1000 } });
+  assert.ok(p.handshake());
+  p.client.act(() => {
+    inject.add('oneRtt', { kind: 'stream', streamId: 0, offset: 0, data: new Uint8Array(600), fin: false });
+    inject.add('oneRtt', { kind: 'stream', streamId: 4, offset: 0, data: new Uint8Array(600), fin: false });
+  });
+  assertServerClosed(p, TransportErrorCode.FLOW_CONTROL_ERROR, 0x0a, /connection: data up to 1200 exceeds the limit 1000/);
+});
+
+test('a changed final size is a FINAL_SIZE_ERROR', async () => {
+  const { p, inject } = await pairWithInjector();
+  assert.ok(p.handshake());
+  p.client.act(() => {
+    inject.add('oneRtt', { kind: 'stream', streamId: 0, offset: 0, data: new Uint8Array(10), fin: true });
+    inject.add('oneRtt', { kind: 'stream', streamId: 0, offset: 0, data: new Uint8Array(20), fin: true });
+  });
+  assertServerClosed(p, TransportErrorCode.FINAL_SIZE_ERROR, 0x0b, /final size changed from 10 to 20/);
+});
+
 test('an ACK of a packet number never sent is a PROTOCOL_VIOLATION', async () => {
   const p = await violate('oneRtt', { kind: 'ack', largest: 5000, ackDelay: 0, ranges: [{ smallest: 5000, largest: 5000 }] });
   assertServerClosed(p, TransportErrorCode.PROTOCOL_VIOLATION, 0x02, /ACK of packet 5000/);
@@ -121,7 +153,7 @@ test('a TLS KeyUpdate message (out of place in QUIC) is CRYPTO_ERROR 0x10a', asy
   // RFC 9001 §6: a TLS KeyUpdate is a connection error 0x010a (unexpected_message).
   const keyUpdate = new Uint8Array([24, 0, 0, 1, 0]);
   const p = await violate('oneRtt', { kind: 'crypto', offset: 0, data: keyUpdate });
-  assertServerClosed(p, CRYPTO_ERROR_BASE + 10, 0x06, /unexpected_message/);
+  assertServerClosed(p, CRYPTO_ERROR_BASE + 10, 0x06, /unexpected_message: KeyUpdate is forbidden/);
 });
 
 test('a TLS message at the wrong encryption level during the handshake is CRYPTO_ERROR 0x10a', async () => {
@@ -132,7 +164,7 @@ test('a TLS message at the wrong encryption level during the handshake is CRYPTO
   const finished = new Uint8Array(36);
   finished.set([20, 0, 0, 32]);
   p.client.act(() => inject.add('initial', { kind: 'crypto', offset: clientHelloLength, data: finished }));
-  assertServerClosed(p, CRYPTO_ERROR_BASE + 10, 0x06, /unexpected_message/);
+  assertServerClosed(p, CRYPTO_ERROR_BASE + 10, 0x06, /unexpected_message: 36 handshake bytes at the Initial level in state WAIT_FINISHED/);
 });
 
 test('transport parameters whose connection IDs do not match the packets are a TRANSPORT_PARAMETER_ERROR', async () => {
@@ -170,7 +202,7 @@ test('reserved header bits set in an authenticated packet are a PROTOCOL_VIOLATI
   };
   // Any 1-RTT packet will do: a PING.
   p.client.act(() => requestPing(p.client.conn));
-  assertServerClosed(p, TransportErrorCode.PROTOCOL_VIOLATION, undefined, /reserved bits/);
+  assertServerClosed(p, TransportErrorCode.PROTOCOL_VIOLATION, undefined, /short header reserved bits \(mask 0x18\) are not 0/);
 });
 
 test('malformed packets are dropped and counted; the connection goes on', async () => {
