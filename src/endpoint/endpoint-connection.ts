@@ -40,8 +40,14 @@ export interface EndpointHost {
 /** Receives a connection's events, oldest first. */
 export type ConnectionEventHandler = (events: readonly ConnectionEvent[]) => void;
 
-/** Timer delays are whole milliseconds; a timer may fire slightly early against `performance.now()`. */
+/** Longest delay `setTimeout` takes. */
 const MAX_TIMER_DELAY = 0x7fff_ffff;
+/** `setTimeout` works in whole milliseconds (and waits at least one); shorter waits use `setImmediate`. */
+const TIMER_GRANULARITY = 1;
+
+function isImmediate(t: NodeJS.Timeout | NodeJS.Immediate): t is NodeJS.Immediate {
+  return !('refresh' in t);
+}
 
 /**
  * A connection registered with an endpoint. Created by the endpoint (server accept or client
@@ -58,7 +64,8 @@ export class EndpointConnection {
   private readonly cidSubscription: Subscription;
   private handler: ConnectionEventHandler | undefined;
   private queued: ConnectionEvent[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private readonly timerCallback = (): void => this.onTimer();
   private timerDeadline = Number.POSITIVE_INFINITY;
   private settling = false;
   private resettle = false;
@@ -139,7 +146,8 @@ export class EndpointConnection {
       return fn(this.core, now);
     } finally {
       if (!this.gone) {
-        this.settle(now);
+        // The flush this wake-up schedules (later in this event-loop turn) re-arms the timer.
+        this.settle(now, false);
         this.outbound.wake();
       }
     }
@@ -159,7 +167,9 @@ export class EndpointConnection {
       this.fail(error);
       return;
     }
-    this.settle(now);
+    // Events now; the timer is re-armed by the flush this wake-up schedules in this turn (one
+    // nextTimeout() per flush rather than per datagram).
+    this.settle(now, false);
     this.outbound.wake();
   }
 
@@ -218,9 +228,10 @@ export class EndpointConnection {
 
   /**
    * Drains the core's events to the handler (repeating while the handler's own calls into the
-   * core queue more) and re-arms the timer. @internal
+   * core queue more) and, with `rearm`, re-arms the timer for `nextTimeout()`. Callers that skip
+   * the re-arm wake the outbound path, whose flush re-arms it in the same event-loop turn. @internal
    */
-  settle(now: number): void {
+  settle(now: number, rearm = true): void {
     if (this.gone) return;
     if (this.settling) {
       this.resettle = true;
@@ -240,7 +251,7 @@ export class EndpointConnection {
         }
         this.deliver(events);
       } while (this.resettle && !this.gone);
-      if (!this.gone) this.armTimer(now);
+      if (rearm && !this.gone) this.armTimer(now);
     } catch (error) {
       this.settling = false;
       this.fail(error);
@@ -276,13 +287,28 @@ export class EndpointConnection {
     if (this.timer !== undefined && this.timerDeadline <= deadline) return;
     this.clearTimer();
     this.timerDeadline = deadline;
-    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, Math.ceil(deadline - now)));
-    this.timer = setTimeout(() => this.onTimer(), delay);
-    this.timer.unref();
+    const wait = deadline - now;
+    if (wait < TIMER_GRANULARITY) {
+      // Due now, or sooner than a timer can fire (setTimeout waits at least 1 ms): check again in
+      // the next event-loop turn, after pending I/O. This serves a flush that yielded
+      // (`nextTimeout() = now`) at once and sub-millisecond pacing gaps without sleeping a whole
+      // millisecond each time.
+      const immediate = setImmediate(this.timerCallback);
+      immediate.unref();
+      this.timer = immediate;
+      return;
+    }
+    const timeout = setTimeout(this.timerCallback, Math.min(MAX_TIMER_DELAY, Math.ceil(wait)));
+    timeout.unref();
+    this.timer = timeout;
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    const t = this.timer;
+    if (t !== undefined) {
+      if (isImmediate(t)) clearImmediate(t);
+      else clearTimeout(t);
+    }
     this.timer = undefined;
     this.timerDeadline = Number.POSITIVE_INFINITY;
   }

@@ -49,7 +49,7 @@ import { QUIC_V1, SUPPORTED_VERSIONS, type QuicVersion } from '../wire/version.j
 import { addressKey, socketTypeFor, stripBrackets, toSocketAddress } from './address.js';
 import { cidKey } from './cid-key.js';
 import { buildInitialClose } from './initial-close.js';
-import { EndpointConnection, type EndpointHost } from './endpoint-connection.js';
+import { EndpointConnection } from './endpoint-connection.js';
 import { RetryTokens, type RetryTokenOptions } from './retry-token.js';
 
 /** Creates a sans-IO connection; the endpoint calls it for a client connect and a server accept. */
@@ -65,6 +65,9 @@ export const MIN_INITIAL_DCID_LENGTH = 8;
 /** Default connection ID length of an endpoint's connections. */
 export const DEFAULT_CONNECTION_ID_LENGTH = 8;
 
+/** Default {@link EndpointOptions.socketBufferSize}: 4 MiB. */
+export const DEFAULT_SOCKET_BUFFER_SIZE = 4 * 1024 * 1024;
+
 /** Default bound on {@link Endpoint.close}'s wait for connections to finish closing, ms. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
 
@@ -78,6 +81,14 @@ export interface EndpointOptions {
   readonly type?: 'udp4' | 'udp6';
   /** For `udp6`: refuse IPv4-mapped peers (IPV6_V6ONLY). Default false (dual stack). */
   readonly ipv6Only?: boolean;
+  /**
+   * Socket receive and send buffer sizes (SO_RCVBUF, SO_SNDBUF), bytes. Default
+   * {@link DEFAULT_SOCKET_BUFFER_SIZE}: the kernel's default (about 200 KB on Linux) overflows when
+   * a burst of datagrams arrives faster than one event-loop turn reads them, which QUIC sees as
+   * loss. The kernel caps the value (Linux: net.core.rmem_max / wmem_max); a refused size keeps
+   * the default.
+   */
+  readonly socketBufferSize?: number;
   /** Crypto provider for Retry tokens, Retry integrity tags, stateless reset tokens and random IDs. */
   readonly provider: CryptoProvider;
   /** Makes the sans-IO connections. */
@@ -204,7 +215,7 @@ function greaseVersion(random: Uint8Array): number {
  * One UDP socket and the connections it serves. Create with {@link Endpoint.bind}; start client
  * connections with {@link connect}; accept server connections with {@link listen}.
  */
-export class Endpoint implements EndpointHost {
+export class Endpoint {
   /** The clock, ms. */
   readonly clock: () => number;
   /** The outbound paths' scheduler. */
@@ -267,6 +278,14 @@ export class Endpoint implements EndpointHost {
       socket.once('error', onError);
       socket.bind(options.port ?? 0, host, () => {
         socket.off('error', onError);
+        const size = options.socketBufferSize ?? DEFAULT_SOCKET_BUFFER_SIZE;
+        for (const set of [(n: number) => socket.setRecvBufferSize(n), (n: number) => socket.setSendBufferSize(n)]) {
+          try {
+            set(size);
+          } catch {
+            // Refused (e.g. above the system's limit on some platforms): keep the default.
+          }
+        }
         resolve();
       });
     });
