@@ -1,0 +1,16 @@
+/**
+ * The public API: servers, client connections, streams and datagrams, shaped after WebTransport
+ * and `node:quic`, with RxJS observables beside the WHATWG streams.
+ *
+ * @module
+ */
+export { createServer, QuicServer, DEFAULT_ACCEPT_BACKLOG, type QuicServerOptions } from './server.js';
+export { connect, createEndpoint, QuicEndpoint, type QuicClientOptions, type QuicConnectOptions, type QuicEndpointOptions } from './endpoint.js';
+export { QuicConnection, type QuicCloseOptions, type QuicDatagrams, type QuicIncomingStream } from './connection.js';
+export { QuicBidirectionalStream, QuicReceiveStream, QuicSendStream } from './stream.js';
+export { QuicConnectionError, QuicStreamError, QuicError, type QuicCloseInfo, type QuicStreamErrorKind } from './errors.js';
+export type { AsyncReadableStream } from './inbox.js';
+export type { CertificateInput, CryptoOption, EndpointCreationOptions, InspectOption, TransportOptions } from './options.js';
+export type { ConnectionCloseInfo, ConnectionState, ConnectionStats, SocketAddress, StreamStats, TransportSettings } from '../transport/connection-types.js';
+export type { EndpointStats } from '../endpoint/endpoint.js';
+export type { TlsHandshakeInfo } from '../tls/session-events.js';

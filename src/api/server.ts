@@ -1,0 +1,202 @@
+/**
+ * `createServer()`: a QUIC server on one UDP socket.
+ *
+ * @module
+ */
+import type { KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Observable } from 'rxjs';
+import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
+import type { EndpointStats } from '../endpoint/endpoint.js';
+import type { SocketAddress } from '../endpoint/address.js';
+import { stripBrackets } from '../endpoint/address.js';
+import { spkiSha256Base64 } from '../tls/certificates.js';
+import { resolveServerConfig } from '../tls/config.js';
+import { generateSelfSignedCertificate } from '../tls/self-signed.js';
+import { TransportErrorCode } from '../wire/errors.js';
+import { DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
+import { QuicConnection, type QuicCloseOptions } from './connection.js';
+import { bindEndpoint, type QuicEndpoint } from './endpoint.js';
+import { Inbox, type AsyncReadableStream } from './inbox.js';
+import { resolveCertificate, toInspectFunction, type CertificateInput, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
+
+/** Default {@link QuicServerOptions.backlog}. */
+export const DEFAULT_ACCEPT_BACKLOG = 128;
+
+/** Options of {@link createServer}. */
+export interface QuicServerOptions extends EndpointCreationOptions {
+  /** Address to listen on. Default `127.0.0.1`; `::` listens on IPv6 (and IPv4-mapped) addresses, `0.0.0.0` on every IPv4 interface. */
+  readonly host?: string;
+  /** UDP port; 0 (default) picks a free one (see {@link QuicServer.address}). */
+  readonly port?: number;
+  /** For an IPv6 `host`: refuse IPv4-mapped clients. Default false. */
+  readonly ipv6Only?: boolean;
+  /** Application protocols served (ALPN, RFC 7301), in preference order; required (RFC 9001 §8.1). */
+  readonly alpn: readonly string[];
+  /**
+   * The certificate chain and key. Absent: a self-signed ECDSA P-256 certificate for `localhost`,
+   * 127.0.0.1, ::1 (and `host`) is generated at start, for development; clients pin it with
+   * {@link QuicServer.certificateSpkiSha256} or trust {@link QuicServer.certificatePem}.
+   */
+  readonly certificate?: CertificateInput;
+  /** Transport settings of every connection. */
+  readonly transport?: TransportOptions;
+  /** Validate client addresses with a Retry round trip before creating any state (RFC 9000 §8.1.2). Default false. */
+  readonly retry?: boolean;
+  /** Inspection observer given to every connection's actors. */
+  readonly inspect?: InspectOption;
+  /** Called with each connection once its handshake is complete. */
+  readonly onConnection?: (connection: QuicConnection) => void;
+  /**
+   * Connections whose handshake completed but that nobody has taken from
+   * `incomingConnections` yet, at most; beyond it new ones are refused (CONNECTION_REFUSED).
+   * Default {@link DEFAULT_ACCEPT_BACKLOG}.
+   */
+  readonly backlog?: number;
+}
+
+/**
+ * A QUIC server. Take connections from {@link incomingConnections} (a `ReadableStream`, also
+ * async iterable — or iterate the server itself), from {@link connection$}, or with the
+ * `onConnection` option; each is delivered once its handshake is complete.
+ *
+ * ```ts
+ * const server = await createServer({ port: 4433, alpn: ['echo'] });
+ * for await (const connection of server) {
+ *   for await (const stream of connection.incomingBidirectionalStreams) void stream.readable.pipeTo(stream.writable);
+ * }
+ * ```
+ */
+export class QuicServer implements AsyncIterable<QuicConnection> {
+  /** The endpoint (socket) the server listens on; client connections may share it. */
+  readonly endpoint: QuicEndpoint;
+  /** Base64 SHA-256 of the certificate's public key (SubjectPublicKeyInfo): the pin clients give as `pinnedSpkiSha256`. */
+  readonly certificateSpkiSha256: string;
+  /** The generated self-signed certificate as PEM (a client can trust it with `ca`); undefined when a certificate was given. */
+  readonly certificatePem: string | undefined;
+  /** Connections as their handshakes complete (hot: connections are delivered while subscribed). */
+  readonly connection$: Observable<QuicConnection>;
+  private readonly inbox: Inbox<QuicConnection>;
+  private readonly onConnection: ((connection: QuicConnection) => void) | undefined;
+
+  /** @internal */
+  constructor(endpoint: QuicEndpoint, certificateSpkiSha256: string, certificatePem: string | undefined, options: QuicServerOptions) {
+    this.endpoint = endpoint;
+    this.certificateSpkiSha256 = certificateSpkiSha256;
+    this.certificatePem = certificatePem;
+    this.onConnection = options.onConnection;
+    this.inbox = new Inbox<QuicConnection>({ limit: options.backlog ?? DEFAULT_ACCEPT_BACKLOG });
+    this.connection$ = this.inbox.observable;
+  }
+
+  /** The address the server listens on (with the port chosen when `port` was 0). */
+  get address(): SocketAddress {
+    return this.endpoint.address;
+  }
+
+  /** Connections currently open (or closing), handshaking ones included. */
+  get connectionCount(): number {
+    return this.endpoint.connectionCount;
+  }
+
+  /**
+   * Connections as their handshakes complete, as a `ReadableStream` that is also async iterable.
+   * Connections completed before the first access wait for it (up to the backlog).
+   */
+  get incomingConnections(): AsyncReadableStream<QuicConnection> {
+    return this.inbox.readable;
+  }
+
+  /** Iterates {@link incomingConnections}. */
+  [Symbol.asyncIterator](): AsyncIterator<QuicConnection> {
+    return this.inbox.readable[Symbol.asyncIterator]();
+  }
+
+  /** Endpoint counters: datagrams, drops by reason, Version Negotiation, stateless resets, Retry, errors. */
+  stats(): EndpointStats {
+    return this.endpoint.stats();
+  }
+
+  /**
+   * Stops accepting, closes every connection (application close with `closeCode`/`reason`, default
+   * 0), waits until they have finished closing, then closes the socket. `incomingConnections`
+   * and `connection$` end.
+   */
+  async close(options: QuicCloseOptions = {}): Promise<void> {
+    this.endpoint.endpoint.stopListening();
+    await this.endpoint.close(options);
+    this.inbox.end();
+  }
+
+  /** A new server connection, before its first datagram. @internal */
+  accept(ec: EndpointConnection, datagramReceiveQueueLength: number): void {
+    const connection = new QuicConnection(ec, { localAddress: this.endpoint.address, datagramReceiveQueueLength });
+    connection.onReady(() => this.deliver(connection, ec));
+  }
+
+  private deliver(connection: QuicConnection, ec: EndpointConnection): void {
+    if (this.onConnection !== undefined) {
+      try {
+        this.onConnection(connection);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+      // With a callback, the stream and Observable only get connections while they are in use.
+      if (!this.inbox.consumed) return;
+    }
+    if (!this.inbox.push(connection)) {
+      ec.call((core, now) => core.close({ code: TransportErrorCode.CONNECTION_REFUSED, reason: 'accept backlog full', application: false }, now));
+    }
+  }
+}
+
+/**
+ * Starts a QUIC server: binds the socket, generates a development certificate when none is
+ * given, and accepts connections (RFC 9000 §7, with Retry when `retry` is set).
+ */
+export async function createServer(options: QuicServerOptions): Promise<QuicServer> {
+  if (!Array.isArray(options.alpn) || options.alpn.length === 0) throw new TypeError('createServer: alpn must list at least one protocol (RFC 9001 §8.1)');
+  const host = stripBrackets(options.host ?? '127.0.0.1');
+  let chain: Uint8Array[];
+  let privateKey: KeyObject;
+  let pem: string | undefined;
+  if (options.certificate !== undefined) {
+    ({ certificateChain: chain, privateKey } = resolveCertificate(options.certificate));
+  } else {
+    const ipAddresses = ['127.0.0.1', '::1'];
+    if (isIP(host) !== 0 && !ipAddresses.includes(host) && host !== '0.0.0.0' && host !== '::') ipAddresses.push(host);
+    const generated = await generateSelfSignedCertificate({ hostnames: ['localhost'], ipAddresses });
+    chain = generated.certificateChain;
+    privateKey = generated.privateKey;
+    pem = generated.certificatePem;
+  }
+  const tls = { certificateChain: chain, privateKey, alpnProtocols: options.alpn };
+  // Refuse a key that does not match its certificate (or an unusable one) now, not at the first client.
+  resolveServerConfig({ ...tls, transportParameters: new Uint8Array(0) });
+  const endpoint = await bindEndpoint({
+    host,
+    port: options.port ?? 0,
+    ipv6Only: options.ipv6Only,
+    crypto: options.crypto,
+    connectionIdLength: options.connectionIdLength,
+    statelessResetKey: options.statelessResetKey,
+    connectionFactory: options.connectionFactory,
+  });
+  const server = new QuicServer(endpoint, spkiSha256Base64(chain[0]), pem, options);
+  const datagramReceiveQueueLength = options.transport?.datagramReceiveQueueLength ?? DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH;
+  try {
+    endpoint.endpoint.listen({
+      tls,
+      transport: options.transport,
+      retry: options.retry === true,
+      inspect: toInspectFunction(options.inspect),
+      onConnection: (ec) => server.accept(ec, datagramReceiveQueueLength),
+    });
+  } catch (error) {
+    await endpoint.close();
+    throw error;
+  }
+  return server;
+}
