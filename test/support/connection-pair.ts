@@ -79,6 +79,8 @@ export interface PairOptions {
   readonly deferStart?: boolean;
   /** ALPN protocols; default `['test']`. */
   readonly alpn?: readonly string[];
+  /** The server's certificate; default {@link testCertificate} (ECDSA P-256). */
+  readonly certificate?: SelfSignedCertificate;
   /** Called with the server connection as soon as it is created, before it processes the first Initial. */
   readonly onServer?: (conn: SimConnection) => void;
 }
@@ -146,7 +148,7 @@ export const SERVER_ADDRESS = simAddress(4433);
 
 /** Creates a pair on a fresh network (the certificate is generated once per process). */
 export async function createPair(options: PairOptions = {}): Promise<Pair> {
-  const cert = await testCertificate();
+  const cert = options.certificate ?? (await testCertificate());
   const seed = options.seed ?? 1;
   const net = new SimNetwork({ seed, link: options.link });
   const base = options.provider ?? nodeCrypto;
