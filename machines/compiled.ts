@@ -443,7 +443,7 @@ export class MachineRuntime<S extends string, E extends EventObject, C, G extend
    * entered; then a copy of the event goes to the mirror, if one is attached (so the caller may
    * reuse its event object). Read {@link state} for the new state.
    *
-   * @throws {@link MachineRefusalError} (or the compiled machine's subclass) when no candidate is
+   * @throws `MachineRefusalError` (or the compiled machine's subclass) when no candidate is
    *   enabled; nothing changes then.
    */
   send(event: E): void {

@@ -6,7 +6,7 @@
  * - sending parts: the {@link StreamSource} (send buffers, round-robin STREAM frames cut at flush
  *   time, RESET_STREAM through the {@link ControlQueue});
  * - receiving parts: one {@link RecvBuffer} per stream (reassembly, final size, stream limit);
- * - flow control and stream limits: the {@link FlowController} and its {@link StreamIdSpace}
+ * - flow control and stream limits: the {@link FlowController} and its `StreamIdSpace`
  *   (receive windows growing as the application reads, MAX_STREAMS credit as peer streams close,
  *   send credit, the *_BLOCKED signals), written by the {@link FlowControlSource};
  * - the RFC 9000 §3 state machines, stepped through compiled tables (`stream.ts`).
@@ -113,6 +113,14 @@ export interface StreamManagerOptions {
   readonly smoothedRtt?: () => number | undefined;
 }
 
+/** The frame sources of the streams, which the connection places in its flush order. */
+export interface StreamSources {
+  /** STREAM frames of every sending part, round-robin (RFC 9000 §19.8). */
+  readonly stream: StreamSource;
+  /** MAX_DATA, MAX_STREAM_DATA, MAX_STREAMS and the *_BLOCKED frames (RFC 9000 §19.9–§19.14). */
+  readonly flowControl: FlowControlSource;
+}
+
 /** What {@link StreamManager.read} returns. */
 export interface StreamReadResult {
   /** Bytes in stream order (a view the caller may keep; it never changes). */
@@ -145,7 +153,7 @@ export class StreamManager {
   /** Flow control and stream limits of the connection. */
   readonly flow: FlowController;
   /** The frame sources the connection places in its flush order: STREAM frames, and the flow control frames. */
-  readonly sources: { readonly stream: StreamSource; readonly flowControl: FlowControlSource };
+  readonly sources: StreamSources;
   private readonly control: ControlQueue;
   private readonly emit: (event: ConnectionEvent) => void;
   private readonly smoothedRtt: () => number | undefined;
@@ -315,6 +323,7 @@ export class StreamManager {
    * application reads, never in answer to this signal (RFC 9000 §4.2: a receiver MUST NOT wait for it).
    */
   onDataBlocked(f: DataBlockedFrame, now?: number): void {
+    // Nothing to do: MAX_DATA is already queued whenever reads made half the window free.
   }
 
   /**
