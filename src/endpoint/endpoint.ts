@@ -218,6 +218,8 @@ function greaseVersion(random: Uint8Array): number {
 export class Endpoint {
   /** The clock, ms. */
   readonly clock: () => number;
+  /** Added to {@link clock} to get Unix epoch time for TLS (certificate validity): `performance.timeOrigin` with the default clock, 0 with a given one. */
+  private readonly epochOffset: number;
   /** The outbound paths' scheduler. */
   readonly scheduler: FlushScheduler | undefined;
   /** Counters. */
@@ -247,6 +249,8 @@ export class Endpoint {
     this.provider = options.provider;
     this.createConnection = options.createConnection;
     this.clock = options.clock ?? (() => performance.now());
+    // TLS reads time as wall-clock time (certificate validity): performance.now() counts from performance.timeOrigin.
+    this.epochOffset = options.clock === undefined ? performance.timeOrigin : 0;
     this.scheduler = options.scheduler;
     const cidLength = options.connectionIdLength ?? DEFAULT_CONNECTION_ID_LENGTH;
     if (!Number.isInteger(cidLength) || cidLength < 1 || cidLength > MAX_CONNECTION_ID_LENGTH) {
@@ -340,6 +344,7 @@ export class Endpoint {
       provider: options.provider ?? this.provider,
       transport: { ...options.transport, connectionIdLength: this.connectionIdLength },
       now: this.clock(),
+      epochOffset: this.epochOffset,
       remoteAddress: options.remoteAddress,
       statelessResetKey: this.statelessResetKey,
       tls: options.tls,
@@ -580,6 +585,7 @@ export class Endpoint {
       provider: this.provider,
       transport: { ...server.transport, connectionIdLength: this.connectionIdLength },
       now,
+      epochOffset: this.epochOffset,
       remoteAddress: from,
       statelessResetKey: this.statelessResetKey,
       tls: server.tls,
