@@ -443,7 +443,10 @@ export class StreamManager {
   /**
    * The application stops reading (RFC 9000 §3.5): buffered and later data is discarded (its
    * credit released), and STOP_SENDING with `code` asks the peer to reset the stream while the
-   * receiving part is in "Recv" or "Size Known" (unnecessary after that, RFC 9000 §3.5). Idempotent.
+   * receiving part is in "Recv" or "Size Known" (unnecessary after that, RFC 9000 §3.5). The
+   * peer's RESET_STREAM in reply is still reported (`streamReset`). The receiving part then ends
+   * without further reads; a bidirectional stream is forgotten once its sending part ends too.
+   * Idempotent.
    *
    * @throws StreamOperationError for an unknown stream or a send-only one.
    */
