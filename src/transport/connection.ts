@@ -64,6 +64,7 @@ import { decodeTransportParameters, encodeTransportParameters, validatePeerConne
 import { varintSize } from '../wire/varint.js';
 import { QUIC_V1, type QuicVersion } from '../wire/version.js';
 import { AmplificationLimit } from './amplification.js';
+import { closePeriodEnd, CloseResponder } from './closing.js';
 import { connectionIdEquals, LocalConnectionIds, PeerConnectionIds } from './connection-ids.js';
 import type {
   ConnectionCloseInfo,
@@ -103,9 +104,6 @@ export const MAX_BUFFERED_UNDECRYPTABLE_PACKETS = 8;
 
 /** Bytes of buffered undecryptable packets held at most. */
 export const MAX_BUFFERED_UNDECRYPTABLE_BYTES = 32 * 1024;
-
-/** The closing connection answers the first packet, then the 2nd, 4th, 8th … after it with CONNECTION_CLOSE, up to every 256th (RFC 9000 §10.2.1: rate-limited). */
-export const MAX_CLOSE_RESPONSE_INTERVAL = 256;
 
 /** Knobs for tests and benchmarks; production code leaves them out. */
 export interface ConnectionTuning {
@@ -287,9 +285,7 @@ export class QuicConnection implements QuicConnectionCore {
   // ---- closing ----------------------------------------------------------------------------------------
   private closeInfo: ConnectionCloseInfo | undefined;
   private closeDeadline: number | undefined;
-  private closePacketsSeen = 0;
-  private closeNextResponse = 1;
-  private closeInterval = 1;
+  private closeResponder = new CloseResponder();
 
   // ---- events and stats -----------------------------------------------------------------------------
   private events: ConnectionEvent[] = [];
@@ -593,6 +589,11 @@ export class QuicConnection implements QuicConnectionCore {
       return 'dropped';
     }
     if (packet.form === 'long') {
+      // RFC 9000 §14.1: a server MUST discard an Initial packet in a datagram below 1200 bytes.
+      if (this.role === 'server' && level === 'initial' && datagram.length < MIN_INITIAL_DATAGRAM_SIZE) {
+        this.packetsDropped++;
+        return 'dropped';
+      }
       // RFC 9000 §17.2.2: a client MUST discard a server Initial with a non-empty token.
       if (this.role === 'client' && level === 'initial' && packet.token.length > 0) {
         this.packetsDropped++;
@@ -1297,10 +1298,8 @@ export class QuicConnection implements QuicConnectionCore {
     else for (const l of ['initial', 'handshake', 'oneRtt'] as const) if (this.keys.sendKeys(l) !== undefined) levels.push(l);
     this.closeInfo = info;
     this.closeSource.close(close, levels);
-    this.closeDeadline = now + 3 * this.pto();
-    this.closePacketsSeen = 0;
-    this.closeInterval = 1;
-    this.closeNextResponse = 1;
+    this.closeDeadline = closePeriodEnd(now, this.pto());
+    this.closeResponder = new CloseResponder();
     this.lifecycle({ type: 'close', end: endFacts(info) });
     this.releaseForClose();
   }
@@ -1318,19 +1317,14 @@ export class QuicConnection implements QuicConnectionCore {
       this.onConnectionClose(close, now);
       return;
     }
-    this.closePacketsSeen++;
-    if (this.closePacketsSeen >= this.closeNextResponse) {
-      this.closeSource.resend();
-      this.closeInterval = Math.min(MAX_CLOSE_RESPONSE_INTERVAL, this.closeInterval * 2);
-      this.closeNextResponse = this.closePacketsSeen + this.closeInterval;
-    }
+    if (this.closeResponder.onPacket()) this.closeSource.resend();
   }
 
   private enterDraining(info: ConnectionCloseInfo, now: number): void {
     if (this.stateValue === 'draining' || this.stateValue === 'closed') return;
     this.closeInfo ??= info;
     // RFC 9000 §10.2.2: the draining state lasts three PTOs (it may end the closing period early).
-    this.closeDeadline = now + 3 * this.pto();
+    this.closeDeadline = closePeriodEnd(now, this.pto());
     this.lifecycle({ type: 'drain', end: endFacts(info) });
     this.releaseForClose();
   }

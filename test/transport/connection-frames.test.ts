@@ -9,16 +9,17 @@ import { nodeCrypto } from '../../src/crypto/node.js';
 import { applyHeaderProtection, openPacket, removeHeaderProtection, sealPacket } from '../../src/crypto/packet-protection.js';
 import type { FrameSource } from '../../src/packet/types.js';
 import type { AckSource } from '../../src/transport/sources/ack-source.js';
-import type { QuicConnection } from '../../src/transport/connection.js';
+import { QuicConnection as QuicConnectionClass, type QuicConnection } from '../../src/transport/connection.js';
 import type { PeerConnectionIds } from '../../src/transport/connection-ids.js';
 import type { KeyManager } from '../../src/transport/key-manager.js';
 import { CRYPTO_ERROR_BASE, TransportErrorCode } from '../../src/wire/errors.js';
 import { decodeFrames } from '../../src/wire/frames/decode.js';
+import { encodeFrame, frameSize } from '../../src/wire/frames/encode.js';
 import type { Frame } from '../../src/wire/frames/types.js';
 import { iteratePackets, keyPhaseBit, parsePacketHeader } from '../../src/wire/header.js';
 import { setLongHeaderLength, writeLongHeader } from '../../src/wire/header-write.js';
 import { connectionIdKey } from '../../src/transport/connection-ids.js';
-import { CLIENT_ADDRESS, createPair, InjectSource, SERVER_ADDRESS } from '../support/connection-pair.js';
+import { CLIENT_ADDRESS, createPair, InjectSource, SERVER_ADDRESS, testCertificate } from '../support/connection-pair.js';
 import { generateSelfSignedCertificate } from '../../src/tls/self-signed.js';
 
 /** Test-only view of a connection's private state. */
@@ -222,6 +223,92 @@ test('a certificate the client does not trust fails the handshake with the TLS a
   assert.match(local?.reason ?? '', /TLS/);
   assert.is(p.server.closeInfo?.source, 'peer');
   assert.is(p.server.closeInfo?.code, local?.code, 'the server decoded the same CRYPTO_ERROR');
+});
+
+test('a client whose ALPN the server does not speak gets CRYPTO_ERROR no_application_protocol (0x178)', async () => {
+  const p = await createPair({ deferStart: true });
+  const cert = await testCertificate();
+  const sc = p.clientHost.connect(
+    { provider: nodeCrypto, statelessResetKey: new Uint8Array(32), tls: { serverName: 'localhost', alpnProtocols: ['other'], trustAnchors: [cert.certificatePem] } },
+    SERVER_ADDRESS,
+  );
+  assert.ok(p.net.run(() => sc.closed && p.hasServer && p.server.closed, 60_000));
+  assert.is(p.server.closeInfo?.source, 'local');
+  assert.is(p.server.closeInfo?.code, BigInt(CRYPTO_ERROR_BASE + 120));
+  assert.is(sc.closeInfo?.source, 'peer');
+  assert.is(sc.closeInfo?.code, BigInt(CRYPTO_ERROR_BASE + 120));
+});
+
+test('datagrams from an address other than the peer’s are dropped and counted (no connection migration)', async () => {
+  let replay: Uint8Array | undefined;
+  const p = await createPair({
+    down: {
+      filter: (d) => {
+        replay = d.slice();
+        return 'deliver';
+      },
+    },
+  });
+  assert.ok(p.handshake());
+  p.server.act((c) => c.sendNewToken(new Uint8Array([1])));
+  p.net.advance(50);
+  const dropped = p.client.conn.stats().packetsDropped;
+  const received = p.client.conn.stats().packetsReceived;
+  p.client.conn.receive(replay as Uint8Array, { address: '127.0.0.2', port: SERVER_ADDRESS.port, family: 'IPv4' }, p.net.now);
+  p.client.conn.receive(replay as Uint8Array, { ...SERVER_ADDRESS, port: SERVER_ADDRESS.port + 1 }, p.net.now);
+  assert.is(p.client.conn.stats().packetsDropped, dropped + 2);
+  assert.is(p.client.conn.stats().packetsReceived, received);
+  assert.is(p.client.conn.state, 'confirmed');
+});
+
+test('a server discards a client Initial carried in a datagram below 1200 bytes (RFC 9000 §14.1)', async () => {
+  const cert = await testCertificate();
+  const now = Date.now();
+  const client = new QuicConnectionClass({
+    role: 'client',
+    provider: nodeCrypto,
+    now,
+    remoteAddress: SERVER_ADDRESS,
+    statelessResetKey: new Uint8Array(32),
+    tls: { serverName: 'localhost', alpnProtocols: ['test'], trustAnchors: [cert.certificatePem] },
+  });
+  const first = client.flush(now)[0];
+  assert.is(first.length, 1200, 'the client pads its Initial');
+  const h = parsePacketHeader(first, 0, { shortHeaderDcidLength: 8 }) as Extract<ReturnType<typeof parsePacketHeader>, { form: 'long' }>;
+  // The same Initial without its padding, sealed again with the client's Initial keys.
+  const k = initialKeys(nodeCrypto, 1, h.dcid, 'client').send;
+  const buf = first.slice(0, h.packetEnd);
+  const u = removeHeaderProtection(k.hp, buf, 0, h.pnOffset, h.packetEnd, -1);
+  const end = openPacket(k, buf, 0, h.pnOffset, u.pnLength, u.packetNumber, h.packetEnd);
+  const frames = decodeFrames(buf.subarray(h.pnOffset + u.pnLength, end), 'initial').filter((f) => f.kind !== 'padding');
+  const payload = new Uint8Array(frames.reduce((n, f) => n + frameSize(f), 0));
+  let off = 0;
+  for (const f of frames) off = encodeFrame(payload, off, f);
+  const short = new Uint8Array(first.length);
+  const layout = writeLongHeader(short, 0, { version: 1, type: 'initial', dcid: h.dcid, scid: h.scid, packetNumber: u.packetNumber, pnLength: u.pnLength, lengthFieldSize: 2 });
+  short.set(payload, layout.payloadOffset);
+  setLongHeaderLength(short, layout.lengthOffset, 2, u.pnLength + payload.length + 16);
+  const packetEnd = sealPacket(k, short, 0, layout.pnOffset, u.pnLength, u.packetNumber, layout.payloadOffset + payload.length);
+  applyHeaderProtection(k.hp, short, 0, layout.pnOffset, u.pnLength);
+  const small = short.slice(0, packetEnd);
+  assert.ok(small.length < 1200);
+  const server = new QuicConnectionClass({
+    role: 'server',
+    provider: nodeCrypto,
+    now,
+    remoteAddress: CLIENT_ADDRESS,
+    statelessResetKey: new Uint8Array(32),
+    tls: { certificateChain: cert.certificateChain, privateKey: cert.privateKey, alpnProtocols: ['test'] },
+    version: 1,
+    originalDestinationCid: h.dcid.slice(),
+    clientSourceCid: h.scid.slice(),
+  });
+  server.receive(small, CLIENT_ADDRESS, now);
+  assert.is(server.state, 'idle', 'the short Initial was not processed');
+  assert.is(server.stats().packetsDropped, 1);
+  assert.equal(server.flush(now), []);
+  server.receive(first, CLIENT_ADDRESS, now);
+  assert.is(server.state, 'handshaking', 'the padded one is');
 });
 
 test('an error that is not a QuicError (here, a frame source that throws) closes with INTERNAL_ERROR', async () => {

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { nodeCrypto } from '../../src/crypto/node.js';
+import { CloseResponder } from '../../src/transport/closing.js';
 import { ConnectionClosedError, QuicConnection } from '../../src/transport/connection.js';
 import type { ConnectionEvent, ConnectionState } from '../../src/transport/connection-types.js';
 import { buildStatelessReset, StatelessResetTokenGenerator } from '../../src/transport/stateless-reset.js';
@@ -130,6 +131,14 @@ test('closing: packets from the peer are answered with CONNECTION_CLOSE, rate-li
   assert.ok(answers <= 2 + Math.ceil(Math.log2(arrivals + 1)), `${answers} answers to ${arrivals} datagrams`);
   const srtt = p.client.conn.stats().smoothedRtt;
   assert.ok(p.net.now - closeAt >= 3 * srtt, 'closing lasted at least three PTOs');
+});
+
+test('the closing connection answers the 1st, 3rd, 7th, 15th … packet, the interval doubling up to 256', () => {
+  const r = new CloseResponder();
+  const answered: number[] = [];
+  for (let i = 1; i <= 2_000; i++) if (r.onPacket()) answered.push(i);
+  assert.equal(answered.slice(0, 9), [1, 3, 7, 15, 31, 63, 127, 255, 511]);
+  assert.equal(answered.slice(9), [767, 1023, 1279, 1535, 1791], 'then every 256th');
 });
 
 test('draining: after the peer closes, the connection sends nothing and is closed after three PTOs', async () => {
