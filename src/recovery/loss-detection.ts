@@ -404,6 +404,9 @@ export class LossDetection {
     const discarded = st.table.removeIf((p) => p.level === 'zeroRtt');
     if (discarded.length === 0) return discarded;
     if (st.table.ackElicitingInFlight === 0) st.timeOfLastAckEliciting = undefined;
+    // The loss time may have been set by a discarded packet: recompute it from those that remain,
+    // so the timer never fires for a packet that is gone (Appendix A.10 computes it the same way).
+    this.recomputeLossTime(st);
     this.setLossDetectionTimer(now);
     return discarded;
   }
@@ -429,6 +432,20 @@ export class LossDetection {
     this._ptoCount = 0;
     this.setLossDetectionTimer(now);
     return removed;
+  }
+
+  /** Sets `lossTime` to the earliest time-threshold deadline of the packets still tracked below the largest acknowledged. */
+  private recomputeLossTime(st: SpaceState): void {
+    st.lossTime = undefined;
+    const largestAcked = st.largestAcked;
+    if (largestAcked === undefined) return;
+    const lossDelay = this.rtt.lossDelay(this.timeThreshold);
+    // removeWhereUpTo with a visitor that keeps every packet: a scan in packet number order.
+    st.table.removeWhereUpTo(largestAcked, (p) => {
+      const lossAt = p.timeSent + lossDelay;
+      if (p.packetNumber < largestAcked && (st.lossTime === undefined || lossAt < st.lossTime)) st.lossTime = lossAt;
+      return false;
+    });
   }
 
   /** RFC 9002 Appendix A.10 `DetectAndRemoveLostPackets`, plus persistent congestion (RFC 9002 §7.6.2). */

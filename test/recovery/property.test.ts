@@ -231,6 +231,19 @@ function newModel(): SpaceModel {
   return { nextPn: 0, sent: [], status: new Map(), skipped: [], largestAcked: undefined, discarded: false, ce: 0 };
 }
 
+test('rejecting 0-RTT re-arms the loss timer from the packets that remain (regression: seed 1830456553)', () => {
+  // A 0-RTT packet set the time-threshold loss time; after 0-RTT is rejected and that packet is
+  // discarded, the loss detection timer must not fire for it.
+  run(false, [
+    { kind: 'send', space: 'application', size: 20, ackEliciting: true, padded: false, skip: true, zeroRtt: true, mtuProbe: true, dt: 0 },
+    { kind: 'send', space: 'application', size: 20, ackEliciting: true, padded: false, skip: true, zeroRtt: false, mtuProbe: true, dt: 0 },
+    { kind: 'ack', space: 'application', picks: [1389419715], delay: 0, ce: undefined, dt: 0 },
+    { kind: 'rejectZeroRtt' },
+    { kind: 'timeout', late: 0 },
+    { kind: 'appLimited', limited: false },
+  ]);
+});
+
 test('random sends, ACKs (reordered, duplicated), timeouts and discards keep the accounting exact', () => {
   fc.assert(
     fc.property(fc.boolean(), fc.array(action, { minLength: 1, maxLength: 150 }), (isServer, actions) => run(isServer, actions)),
