@@ -5,6 +5,7 @@
 //
 //   npm test                 all files
 //   npm test -- wire crypto  only files whose path contains one of the words
+//   FC_SEED=random npm test  property tests with fresh random inputs (default: a fixed seed)
 //
 // A file that exits without a uvu summary (crash, import error, timeout) counts as one failure.
 import { spawn } from 'node:child_process';
@@ -36,7 +37,7 @@ const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/fc-seed.mjs', file], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
