@@ -50,7 +50,7 @@ import type { BuilderContext } from '../packet/context.js';
 import { notifyAcked, notifyLost } from '../packet/dispatch.js';
 import { PacketNumberState } from '../packet/packet-numbers.js';
 import { cryptoRandomSource, type RandomSource } from '../packet/random.js';
-import type { FrameSource, PacketWriter, SentFrame, SentPacket } from '../packet/types.js';
+import type { FrameSource, SentPacket } from '../packet/types.js';
 import { Recovery, recoverySendLimits, type ProbeRequest } from '../recovery/index.js';
 import { createClientSession, createServerSession, type TlsSession } from '../tls/session.js';
 import type { TlsHandshakeInfo } from '../tls/session-events.js';
@@ -105,6 +105,9 @@ export const MAX_BUFFERED_UNDECRYPTABLE_PACKETS = 8;
 /** Bytes of buffered undecryptable packets held at most. */
 export const MAX_BUFFERED_UNDECRYPTABLE_BYTES = 32 * 1024;
 
+/** When the pacer blocks a flush, the next one is attempted at least this long after, ms. */
+export const PACING_MIN_WAIT = 0.25;
+
 /** Knobs for tests and benchmarks; production code leaves them out. */
 export interface ConnectionTuning {
   /** Random integers for packet number skips and Fixed Bit greasing; default drawn from the crypto provider. */
@@ -154,32 +157,6 @@ const UTF8 = new TextDecoder('utf-8', { fatal: false });
 
 function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
   return a.port === b.port && a.address === b.address;
-}
-
-/**
- * The control frame source of the connection: the {@link ControlSource} over the connection's
- * {@link ControlQueue}, also telling the peer connection IDs when a RETIRE_CONNECTION_ID is
- * acknowledged (its retirement is then complete, RFC 9000 §5.1.2).
- */
-class ConnectionControlSource implements FrameSource {
-  readonly name = 'control';
-  constructor(
-    private readonly inner: ControlSource,
-    private readonly onRetireAcked: (sequenceNumber: number) => void,
-  ) {}
-  hasPending(level: EncryptionLevel): boolean {
-    return this.inner.hasPending(level);
-  }
-  write(writer: PacketWriter): number {
-    return this.inner.write(writer);
-  }
-  onAcked(frame: SentFrame): void {
-    this.inner.onAcked(frame);
-    if (frame.kind === 'retireConnectionId') this.onRetireAcked(frame.sequenceNumber);
-  }
-  onLost(frame: SentFrame): void {
-    this.inner.onLost(frame);
-  }
 }
 
 /**
@@ -384,7 +361,11 @@ export class QuicConnection implements QuicConnectionCore {
       // The streams' machines appear under the connection actor while inspected.
       ...(options.inspect === undefined ? {} : { inspect: { parent: this.actor } }),
     });
-    const control = new ConnectionControlSource(new ControlSource(this.controlQueue), (seq) => this.peerCids?.onRetireConnectionIdAcked(seq));
+    // RFC 9000 §5.1.2: a retirement is complete once its RETIRE_CONNECTION_ID is acknowledged.
+    this.controlQueue.acknowledged$.subscribe((f) => {
+      if (f.kind === 'retireConnectionId') this.peerCids?.onRetireConnectionIdAcked(f.sequenceNumber);
+    });
+    const control = new ControlSource(this.controlQueue);
     const sources: FrameSource[] = [
       this.ackSource,
       this.cryptoSource,
@@ -909,7 +890,7 @@ export class QuicConnection implements QuicConnectionCore {
           if (e.direction === 'read') this.replayPending = true;
           break;
         case 'transport_parameters':
-          this.applyPeerTransportParameters(e.data, now);
+          this.applyPeerTransportParameters(e.data);
           break;
         case 'handshake_complete':
           this.onHandshakeComplete(e.info, now);
@@ -926,7 +907,7 @@ export class QuicConnection implements QuicConnectionCore {
   }
 
   /** Decodes, authenticates (RFC 9000 §7.3) and applies the peer's transport parameters (RFC 9000 §7.4, §18.2). */
-  private applyPeerTransportParameters(bytes: Uint8Array, now: number): void {
+  private applyPeerTransportParameters(bytes: Uint8Array): void {
     const peerRole = this.role === 'client' ? 'server' : 'client';
     const tp = decodeTransportParameters(bytes, { sender: peerRole });
     if (this.role === 'server') {
@@ -955,7 +936,6 @@ export class QuicConnection implements QuicConnectionCore {
     }
     this.localCids.setPeerActiveConnectionIdLimit(tp.activeConnectionIdLimit);
     this.announceConnectionIds();
-    void now;
   }
 
   private onHandshakeComplete(info: TlsHandshakeInfo, now: number): void {
@@ -1064,13 +1044,24 @@ export class QuicConnection implements QuicConnectionCore {
     if (this.stateValue === 'closed' || this.stateValue === 'draining') return [];
     this.flushNow = now;
     const out: Uint8Array[] = (this.outbox = []);
-    this.runFlush(now);
+    try {
+      this.runFlush(now);
+    } catch (e) {
+      // The assembler reports its own failures through onFatalError; this is the bookkeeping around it.
+      this.fatal ??= e instanceof Error ? e : new Error(String(e));
+    }
     if (this.fatal !== undefined) {
       // The builder could not continue (e.g. AEAD_LIMIT_REACHED): close, and send the CONNECTION_CLOSE now.
       const error = this.fatal;
       this.fatal = undefined;
       this.closeOnError(error, now);
-      if (this.stateValue === 'closing') this.runFlush(now);
+      if (this.stateValue === 'closing') {
+        try {
+          this.runFlush(now);
+        } catch {
+          // Not even the CONNECTION_CLOSE can be built: the closing period runs out silently.
+        }
+      }
       this.fatal = undefined;
     }
     if (this.stateValue === 'idle' && out.length > 0) this.lifecycle({ type: 'start' });
@@ -1096,7 +1087,8 @@ export class QuicConnection implements QuicConnectionCore {
     // RFC 9001 §4.9.1: a client discards its Initial keys once it has sent a Handshake packet.
     if (this.clientSentHandshake && !this.keys.isDiscarded('initial')) this.discardLevel('initial', now);
     this.flushLimitedAt = result.blockedBy === 'flush-limit' ? now : undefined;
-    this.pacingWakeAt = result.blockedBy === 'pacing' ? this.recovery.nextSendTime(now) : undefined;
+    // The pacer's next send time, never `now` itself (a timer due at once would spin).
+    this.pacingWakeAt = result.blockedBy === 'pacing' ? Math.max(this.recovery.nextSendTime(now), now + PACING_MIN_WAIT) : undefined;
     // RFC 9002 §7.8: the window does not grow while the sender is not using it.
     this.recovery.setApplicationLimited(result.blockedBy === undefined);
     this.updateAmplificationLimited(now);
@@ -1441,11 +1433,9 @@ export class QuicConnection implements QuicConnectionCore {
   }
 
   /** Queues a DATAGRAM frame (RFC 9221); returns its id. Throws DatagramRefusedError when unsupported or too large. */
-  sendDatagram(data: Uint8Array, now: number): number {
+  sendDatagram(data: Uint8Array, _now: number): number {
     this.checkOpen('sendDatagram');
-    const id = this.datagramQueue.send(data);
-    void now;
-    return id;
+    return this.datagramQueue.send(data);
   }
 
   /**
