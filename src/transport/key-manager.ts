@@ -261,8 +261,8 @@ export class OneRttKeys {
   }
 }
 
-/** The levels whose keys come in read/write pairs from TLS or the connection ID. */
-type PairLevel = 'initial' | 'handshake';
+/** The levels whose keys come in read/write pairs from the connection ID (Initial) or TLS (Handshake), and are discarded during the handshake. */
+export type PairLevel = 'initial' | 'handshake';
 
 /**
  * Every packet protection key of a connection: Initial, Handshake and 1-RTT (0-RTT is not

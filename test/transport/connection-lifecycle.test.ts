@@ -8,6 +8,7 @@ import { nodeCrypto } from '../../src/crypto/node.js';
 import { CloseResponder } from '../../src/transport/closing.js';
 import { ConnectionClosedError, QuicConnection } from '../../src/transport/connection.js';
 import type { ConnectionEvent, ConnectionState } from '../../src/transport/connection-types.js';
+import type { KeyManager } from '../../src/transport/key-manager.js';
 import { buildStatelessReset, StatelessResetTokenGenerator } from '../../src/transport/stateless-reset.js';
 import { TransportErrorCode } from '../../src/wire/errors.js';
 import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, testCertificate } from '../support/connection-pair.js';
@@ -54,6 +55,28 @@ test('a server is idle until it processes the first Initial; a client leaves idl
   const client = p.start();
   assert.is(client.conn.state, 'handshaking');
   assert.ok(client.sent >= 1);
+});
+
+test('Initial keys go when the client sends its first Handshake packet and when the server processes one; Handshake keys at confirmation (RFC 9001 §4.9)', async () => {
+  const p = await createPair({ deferStart: true });
+  const keys = (c: QuicConnection): KeyManager => (c as unknown as { keys: KeyManager }).keys;
+  let serverHadInitialKeys: boolean | undefined;
+  p.serverHost.onDeliver = (_d, sc) => {
+    // Just before the second datagram — the client's Initial ACK and first Handshake packet — is processed.
+    if (sc.conn.stats().datagramsReceived === 1) serverHadInitialKeys = !keys(sc.conn).isDiscarded('initial');
+  };
+  const client = p.start();
+  p.net.run(() => client.conn.stats().packetsReceived > 0, 5_000);
+  // The client processed the server's flight and answered with an Initial ACK and a Handshake packet (Finished).
+  assert.ok(keys(client.conn).isDiscarded('initial'), 'client: Initial keys discarded once it sent a Handshake packet');
+  assert.is(client.conn.state, 'established');
+  assert.not.ok(keys(client.conn).isDiscarded('handshake'), 'client: Handshake keys kept until confirmation');
+  assert.ok(p.handshake());
+  assert.is(serverHadInitialKeys, true, 'the server kept its Initial keys until it processed a Handshake packet');
+  for (const side of [p.client, p.server]) {
+    assert.ok(keys(side.conn).isDiscarded('initial'));
+    assert.ok(keys(side.conn).isDiscarded('handshake'), `${side.conn.role}: Handshake keys discarded at confirmation`);
+  }
 });
 
 test('with an inspector, the connection actor is the parent of the TLS handshake actor and the packet builder mirror', async () => {
