@@ -122,6 +122,12 @@ export interface ClientConnectionOptions extends ConnectionOptionsBase {
   readonly tls: Omit<TlsClientConfig, 'transportParameters'>;
   /** The QUIC version to start with. Default v1. */
   readonly version?: QuicVersion;
+  /**
+   * An address validation token the server gave in a NEW_TOKEN frame on an earlier connection
+   * (the `newToken` event), sent in this connection's Initial packets (RFC 9000 §8.1.3) so the
+   * server can skip a Retry. A Retry's token replaces it.
+   */
+  readonly token?: Uint8Array;
 }
 
 /** Options of a server connection, created by the endpoint for a client's first Initial packet. */

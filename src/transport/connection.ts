@@ -322,6 +322,8 @@ export class QuicConnection implements QuicConnectionCore {
       this.dcid = this.originalDcid = options.provider.randomBytes(CLIENT_INITIAL_DCID_LENGTH);
       this.clientInitialDcid = undefined;
       this.clientScid = undefined;
+      // RFC 9000 §8.1.3: a NEW_TOKEN token from an earlier connection goes in our Initial packets.
+      if (options.token !== undefined) this.token = options.token.slice();
       this.keys.setInitial(version, this.dcid, 'client');
       this.amplification = new AmplificationLimit(true);
     } else {

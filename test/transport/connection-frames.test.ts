@@ -134,6 +134,27 @@ test('a NEW_TOKEN from the server reaches the client as a newToken event', async
   assert.throws(() => p.client.conn.sendNewToken(token), /only a server/);
 });
 
+test('a NEW_TOKEN token given to a later connection goes in its Initial packets (RFC 9000 §8.1.3)', async () => {
+  const seen: Uint8Array[] = [];
+  const p = await createPair({
+    accept: (packet) => {
+      seen.push(packet.token.slice());
+      return {};
+    },
+  });
+  assert.ok(p.handshake());
+  p.server.act((c) => c.sendNewToken(new Uint8Array([7, 7, 7, 7])));
+  p.net.advance(100);
+  const token = p.client.eventsOf('newToken')[0].token;
+  const cert = await testCertificate();
+  const second = p.clientHost.connect(
+    { provider: nodeCrypto, statelessResetKey: new Uint8Array(32), token, tls: { serverName: 'localhost', alpnProtocols: ['test'], trustAnchors: [cert.certificatePem] } },
+    SERVER_ADDRESS,
+  );
+  assert.ok(p.net.run(() => second.conn.state === 'confirmed', 5_000));
+  assert.equal(seen, [new Uint8Array(0), new Uint8Array([7, 7, 7, 7])], 'the first connection had no token, the second carried it');
+});
+
 test('Handshake and 1-RTT packets that arrive before the Initial carrying their keys are buffered and processed once the keys arrive', async () => {
   // An RSA certificate makes the server's first flight two datagrams: Initial + Handshake, then Handshake + 1-RTT.
   const certificate = await generateSelfSignedCertificate({ hostnames: ['localhost'], keyType: 'rsa-pss' });
