@@ -31,6 +31,7 @@ import {
   type KeyExchangeGroup,
   type KeyShare,
 } from './provider.js';
+import { nobleCrypto } from './noble.js';
 import { hmacHkdfExpand, checkKeyLength, KeyExchangeError } from './common.js';
 
 type NodeAeadName = CipherGCMTypes | 'chacha20-poly1305';
@@ -78,38 +79,41 @@ class NodeAead implements Aead {
   }
 }
 
-const ZEROS5 = new Uint8Array(5);
 
 class NodeHeaderProtection implements HeaderProtection {
   readonly algorithm: AeadAlgorithm;
-  private readonly key: KeyObject;
   /** For AES: one ECB cipher reused for every mask (ECB without padding is stateless per block). */
   private readonly ecb: Cipher | null;
+  /**
+   * For ChaCha20: node:crypto can only compute a ChaCha20 block by creating a cipher per mask
+   * (≈ 3 µs each, measured); @noble/ciphers' block function is ≈ 2.3× faster in the same run, and
+   * header protection needs exactly one block per packet. So ChaCha20 masks come from noble here;
+   * the AEAD stays node's (OpenSSL).
+   */
+  private readonly chacha: HeaderProtection | null;
 
   constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
     checkKeyLength(algorithm, key);
     this.algorithm = algorithm;
-    this.key = createSecretKey(key);
     if (algorithm === 'chacha20-poly1305') {
       this.ecb = null;
+      this.chacha = nobleCrypto.headerProtection(algorithm, key);
     } else {
       const ecb = createCipheriv(algorithm === 'aes-128-gcm' ? 'aes-128-ecb' : 'aes-256-ecb', key, null);
       ecb.setAutoPadding(false);
       this.ecb = ecb;
+      this.chacha = null;
     }
   }
 
   mask(sample: Uint8Array, sampleOffset: number, out: Uint8Array, outOffset: number): void {
-    const s = sample.subarray(sampleOffset, sampleOffset + 16);
     if (this.ecb) {
       // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)
-      const block = this.ecb.update(s);
+      const block = this.ecb.update(sample.subarray(sampleOffset, sampleOffset + 16));
       for (let i = 0; i < 5; i++) out[outOffset + i] = block[i];
     } else {
-      // RFC 9001 §5.4.4: counter = sample[0..4] (little-endian), nonce = sample[4..16]; node's
-      // chacha20 IV is exactly counter || nonce.
-      const m = createCipheriv('chacha20', this.key, s).update(ZEROS5);
-      for (let i = 0; i < 5; i++) out[outOffset + i] = m[i];
+      // RFC 9001 §5.4.4: mask = ChaCha20(hp_key, counter = sample[0..4], nonce = sample[4..16], zeros)
+      (this.chacha as HeaderProtection).mask(sample, sampleOffset, out, outOffset);
     }
   }
 
@@ -118,7 +122,7 @@ class NodeHeaderProtection implements HeaderProtection {
       out.set(this.ecb.update(samples.subarray(0, count * 16)), 0);
       return;
     }
-    for (let i = 0; i < count; i++) this.mask(samples, i * 16, out, i * 16);
+    (this.chacha as HeaderProtection).maskBatch(samples, count, out);
   }
 }
 
