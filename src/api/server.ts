@@ -13,6 +13,7 @@ import { stripBrackets } from '../endpoint/address.js';
 import { spkiSha256Base64 } from '../tls/certificates.js';
 import { resolveServerConfig } from '../tls/config.js';
 import { generateSelfSignedCertificate } from '../tls/self-signed.js';
+import { resolveTransportSettings } from '../transport/settings.js';
 import { TransportErrorCode } from '../wire/errors.js';
 import { DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
 import { QuicConnection, type QuicCloseOptions } from './connection.js';
@@ -172,6 +173,8 @@ export async function createServer(options: QuicServerOptions): Promise<QuicServ
     privateKey = generated.privateKey;
     pem = generated.certificatePem;
   }
+  // Settings out of range are refused now (RangeError naming the field), not at each client's Initial.
+  resolveTransportSettings(options.transport, 'server');
   const tls = { certificateChain: chain, privateKey, alpnProtocols: options.alpn };
   // Refuse a key that does not match its certificate (or an unusable one) now, not at the first client.
   resolveServerConfig({ ...tls, transportParameters: new Uint8Array(0) });
