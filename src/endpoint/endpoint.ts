@@ -458,8 +458,9 @@ export class Endpoint {
     this.stats.bytesReceived += msg.length;
     // A view, not the Buffer subclass: connections keep slices of what they receive.
     const datagram = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-    const from = toSocketAddress(rinfo);
-    this.receiveDatagram(datagram, from);
+    // Node ≥ 18 reports `family` as 'IPv4' / 'IPv6': the RemoteInfo is a SocketAddress already
+    // (no copy per datagram).
+    this.receiveDatagram(datagram, rinfo);
   }
 
   /** Routes one datagram as if it had arrived on the socket from `from` (also used by tests). @internal */
@@ -580,13 +581,15 @@ export class Endpoint {
       this.sendRetry(packet, from);
       return;
     }
+    // A clean copy: `from` may be the socket's RemoteInfo (with its `size`).
+    const remote: SocketAddress = { address: from.address, port: from.port, family: from.family };
     const options: ServerConnectionOptions = {
       role: 'server',
       provider: this.provider,
       transport: { ...server.transport, connectionIdLength: this.connectionIdLength },
       now,
       epochOffset: this.epochOffset,
-      remoteAddress: from,
+      remoteAddress: remote,
       statelessResetKey: this.statelessResetKey,
       tls: server.tls,
       version: packet.version,
@@ -603,7 +606,7 @@ export class Endpoint {
       this.stats.connectionErrors++;
       return;
     }
-    const connection = this.register(core, from, [cidKey(packet.dcid)]);
+    const connection = this.register(core, remote, [cidKey(packet.dcid)]);
     this.stats.connectionsAccepted++;
     server.onConnection(connection);
     connection.receive(datagram, from, now);
