@@ -180,8 +180,9 @@ export class QuicConnection {
   }
 
   /**
-   * Streams opened by the peer in both directions, in the order they were opened. Read from the
-   * moment this is first accessed (streams opened before wait for it); ends when the connection closes.
+   * Bidirectional streams opened by the peer, in the order they were opened; streams opened before
+   * the first access (or before a `stream$` subscriber) wait for it. Ends when the connection closes.
+   * A stream nobody takes stays open, so the peer's stream credit (MAX_STREAMS) bounds the queue.
    */
   get incomingBidirectionalStreams(): AsyncReadableStream<QuicBidirectionalStream> {
     return this.incomingBidi.readable;

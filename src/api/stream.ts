@@ -14,6 +14,7 @@
 import { Observable, Subject } from 'rxjs';
 import type { QuicConnectionCore, StreamStats } from '../transport/connection-types.js';
 import { applicationCode, QuicStreamError } from './errors.js';
+import type { AsyncReadableStream } from './inbox.js';
 
 /** Bytes asked from the connection per read. */
 const READ_CHUNK = 64 * 1024;
@@ -38,7 +39,7 @@ export class ReceivePart {
   /** True when nothing more will be delivered (FIN read, reset, stopped, or the connection closed). */
   done = false;
   private mode: 'readable' | 'observable' | undefined;
-  private stream: ReadableStream<Uint8Array> | undefined;
+  private stream: AsyncReadableStream<Uint8Array> | undefined;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private pullWaiter: (() => void) | undefined;
   private subject: Subject<Uint8Array> | undefined;
@@ -51,7 +52,7 @@ export class ReceivePart {
   ) {}
 
   /** The pull-based readable. */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): AsyncReadableStream<Uint8Array> {
     if (this.stream === undefined) {
       if (this.mode === 'observable') throw new TypeError(`stream ${this.id} is already read through data$`);
       this.mode = 'readable';
@@ -66,7 +67,7 @@ export class ReceivePart {
           cancel: (reason) => this.stopSending(applicationCode(reason)),
         },
         { highWaterMark: 0 },
-      );
+      ) as AsyncReadableStream<Uint8Array>;
     }
     return this.stream;
   }
@@ -331,8 +332,9 @@ export class QuicReceiveStream {
    * The data, in order, ending at the peer's FIN. Errors with a {@link QuicStreamError} when the
    * peer resets the stream and with a `QuicConnectionError` when the connection closes first.
    * Cancelling it sends STOP_SENDING (code: the cancel reason when it is a number or bigint, else 0).
+   * Async iterable: `for await (const chunk of stream.readable)`.
    */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): AsyncReadableStream<Uint8Array> {
     return this.receiver.readable;
   }
 
@@ -408,7 +410,7 @@ export class QuicBidirectionalStream {
   }
 
   /** The incoming data; see {@link QuicReceiveStream.readable}. */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): AsyncReadableStream<Uint8Array> {
     return this.receiver.readable;
   }
 
