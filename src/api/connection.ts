@@ -11,6 +11,7 @@
  */
 import { BehaviorSubject, merge, type Observable } from 'rxjs';
 import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
+import { ConnectionClosedError } from '../transport/connection.js';
 import type { TlsHandshakeInfo } from '../tls/session-events.js';
 import type { ConnectionEvent, ConnectionState, ConnectionStats, QuicConnectionCore, SocketAddress, StreamStats } from '../transport/connection-types.js';
 import type { QuicVersion } from '../wire/version.js';
@@ -117,7 +118,7 @@ export class QuicConnection {
     this.incomingDatagrams = new Inbox<Uint8Array>({ limit: context.datagramReceiveQueueLength, dropOldest: true });
     this.datagram$ = this.incomingDatagrams.observable;
     this.host = {
-      call: (fn) => this.ec.call(fn),
+      call: (fn) => this.callCore(fn),
       streamStats: (id) => this.ec.core.streamStats(id),
       partDone: (id) => this.partDone(id),
     };
@@ -227,12 +228,27 @@ export class QuicConnection {
   /** Starts a key update now (RFC 9001 §6), if allowed; returns whether it started. */
   updateKeys(): boolean {
     if (this.isClosed) return false;
-    return this.ec.call((core, now) => core.updateKeys(now));
+    return this.callCore((core, now) => core.updateKeys(now));
   }
 
   /** Statistics of one stream. */
   streamStats(id: number): StreamStats | undefined {
     return this.ec.core.streamStats(id);
+  }
+
+  /**
+   * Runs an operation on the core; the core's refusal because the connection is closing or closed
+   * becomes a {@link QuicConnectionError} with the close information.
+   */
+  private callCore<T>(fn: (core: QuicConnectionCore, now: number) => T): T {
+    try {
+      return this.ec.call(fn);
+    } catch (error) {
+      if (error instanceof ConnectionClosedError) {
+        throw this.closeError ?? new QuicConnectionError(error.info ?? this.ec.closeReason ?? { source: 'local', application: false, code: 0n, reason: error.message });
+      }
+      throw error;
+    }
   }
 
   private get isClosed(): boolean {
@@ -243,7 +259,7 @@ export class QuicConnection {
     await this.ready;
     for (;;) {
       if (this.closeError !== undefined) throw this.closeError;
-      const id = this.ec.call((core, now) => core.openStream(bidirectional, now));
+      const id = this.callCore((core, now) => core.openStream(bidirectional, now));
       if (id !== undefined) {
         if (bidirectional) {
           const receiver = new ReceivePart(this.host, id);
@@ -278,7 +294,7 @@ export class QuicConnection {
             this.outgoingDropped++;
             return;
           }
-          this.ec.call((core, now) => core.sendDatagram(chunk, now));
+          this.callCore((core, now) => core.sendDatagram(chunk, now));
         },
       });
     }

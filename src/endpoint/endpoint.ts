@@ -146,11 +146,13 @@ export interface EndpointConnectOptions {
 
 /** Counters of an endpoint (monotonic). */
 export interface EndpointStats {
-  /** Datagrams and bytes received on the socket. */
+  /** Datagrams received on the socket. */
   datagramsReceived: number;
+  /** Bytes received on the socket (UDP payload). */
   bytesReceived: number;
-  /** Datagrams and bytes handed to the socket. */
+  /** Datagrams handed to the socket. */
   datagramsSent: number;
+  /** Bytes handed to the socket (UDP payload). */
   bytesSent: number;
   /** Datagrams dropped by the endpoint before any connection saw them, by reason. */
   dropped: {

@@ -49,6 +49,29 @@ test('a server-side close reaches the client, whose open stream and pending stre
   await s.close();
 });
 
+test('while the connection is closing, opening a stream or writing fails with a QuicConnectionError carrying the close info', async () => {
+  const s = await server();
+  const c = await client(s);
+  const stream = await c.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  await writer.write(new Uint8Array(10));
+  void c.close({ closeCode: 4, reason: 'going' });
+  assert.is(c.state, 'closing');
+  const openError = await c.createBidirectionalStream().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.instance(openError, QuicConnectionError);
+  assert.is((openError as QuicConnectionError).code, 4n);
+  const writeError = await writer.write(new Uint8Array(10)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.instance(writeError, QuicConnectionError);
+  await c.closed;
+  await s.close();
+});
+
 test('an idle connection times out on both sides (source idle-timeout)', async () => {
   const s = await server({ transport: { maxIdleTimeout: 300 } });
   const serverSide = accepted(s);
