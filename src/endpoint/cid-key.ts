@@ -7,9 +7,9 @@
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
 
-/** Lowercase hex of `cid` (0–255 bytes): equal IDs give equal keys. */
-export function cidKey(cid: Uint8Array): string {
+/** Lowercase hex of `bytes[start, end)` (a connection ID, 0–255 bytes; default all of `bytes`): equal IDs give equal keys. */
+export function cidKey(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let s = '';
-  for (let i = 0; i < cid.length; i++) s += HEX[cid[i]];
+  for (let i = start; i < end; i++) s += HEX[bytes[i]];
   return s;
 }

@@ -468,6 +468,16 @@ export class Endpoint {
   /** Routes one datagram as if it had arrived on the socket from `from` (also used by tests). @internal */
   receiveDatagram(datagram: Uint8Array, from: SocketAddress): void {
     const now = this.clock();
+    // Fast path for the common case, a 1-RTT packet of a known connection: the short header's
+    // Destination Connection ID is the `connectionIdLength` bytes after the first (RFC 9000 §17.3.1).
+    const cidEnd = 1 + this.connectionIdLength;
+    if (datagram.length > cidEnd && (datagram[0] & 0x80) === 0) {
+      const known = this.routes.get(cidKey(datagram, 1, cidEnd));
+      if (known !== undefined) {
+        known.receive(datagram, from, now);
+        return;
+      }
+    }
     let packet: ParsedPacket;
     try {
       packet = parsePacketHeader(datagram, 0, { shortHeaderDcidLength: this.connectionIdLength, allowFixedBitZero: true });
