@@ -27,3 +27,4 @@ export type {
 } from '../transport/connection-types.js';
 export * from '../transport/stateless-reset.js';
 export type { FlushScheduler } from '../../streams/schedulers.js';
+export { defaultConnectionFactory } from '../api/core-factory.js';

@@ -62,6 +62,21 @@ test('client connections can share one endpoint (one local port) and stay separa
   await s.close();
 });
 
+test('connect({ localPort }) binds the client’s own socket to that port', async () => {
+  const s = await server();
+  taggedEcho(s);
+  // A port that was free a moment ago (loopback, this process).
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const c = await client(s, { localHost: '127.0.0.1', localPort: port });
+  assert.is(c.localAddress.port, port);
+  assert.is((await ask(c, 'from a fixed port')).split(':')[1], 'from a fixed port');
+  await c.close();
+  await s.close();
+});
+
 test('a server endpoint can also make client connections (to another server) from the same socket', async () => {
   const s1 = await server();
   const s2 = await server();

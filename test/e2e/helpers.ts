@@ -2,7 +2,7 @@
  * End-to-end helpers: our server and client over loopback UDP through the public API.
  */
 import { createHash } from 'node:crypto';
-import { connect, createServer, type QuicClientOptions, type QuicConnection, type QuicServer, type QuicServerOptions } from '../../src/index.js';
+import { connect, createServer, type QuicClientOptions, type QuicConnection, type QuicConnectOptions, type QuicServer, type QuicServerOptions } from '../../src/index.js';
 
 export { until } from '../endpoint/helpers.js';
 
@@ -12,7 +12,7 @@ export function server(options: Partial<QuicServerOptions> = {}): Promise<QuicSe
 }
 
 /** A client connected to `s`, pinning its certificate. */
-export function client(s: QuicServer, options: Partial<QuicClientOptions> & { readonly endpoint?: Parameters<typeof connect>[0]['endpoint'] } = {}): Promise<QuicConnection> {
+export function client(s: QuicServer, options: Partial<QuicClientOptions> & Pick<QuicConnectOptions, 'endpoint' | 'localHost' | 'localPort'> = {}): Promise<QuicConnection> {
   const host = s.address.family === 'IPv6' ? '::1' : '127.0.0.1';
   return connect({ host, port: s.address.port, alpn: ['test'], pinnedSpkiSha256: [s.certificateSpkiSha256], ...options });
 }
