@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, QuicConnectionError, type QuicServer } from '../../src/index.js';
+import { connect, createEndpoint, QuicConnectionError, type QuicServer } from '../../src/index.js';
 import { TlsAlert } from '../../src/tls/alerts.js';
 import { QUIC_V1, QUIC_V2 } from '../../src/wire/version.js';
 import { accepted, bytes, client, readAll, server, text, writeAll } from './helpers.js';
@@ -33,6 +33,28 @@ for (const family of ['IPv4', 'IPv6'] as const) {
     await s.close();
   });
 }
+
+test('dual stack: a server on :: serves an IPv4 client (seen as ::ffff:127.0.0.1); a client endpoint on :: reaches an IPv4 server', async () => {
+  const dual = await server({ host: '::' });
+  echo(dual);
+  const serverSide = accepted(dual);
+  const c = await connect({ host: '127.0.0.1', port: dual.address.port, alpn: ['test'], pinnedSpkiSha256: [dual.certificateSpkiSha256] });
+  const stream = await c.createBidirectionalStream();
+  const [, back] = await Promise.all([writeAll(stream.writable, bytes('mapped')), readAll(stream.readable)]);
+  assert.is(text(back), 'mapped');
+  assert.is((await serverSide).remoteAddress.address, '::ffff:127.0.0.1');
+  await c.close();
+  const v4 = await server();
+  echo(v4);
+  const endpoint = await createEndpoint({ host: '::' });
+  const c2 = await endpoint.connect({ host: '127.0.0.1', port: v4.address.port, alpn: ['test'], pinnedSpkiSha256: [v4.certificateSpkiSha256] });
+  assert.equal(c2.remoteAddress, { address: '::ffff:127.0.0.1', port: v4.address.port, family: 'IPv6' });
+  const s2 = await c2.createBidirectionalStream();
+  const [, back2] = await Promise.all([writeAll(s2.writable, bytes('from ::')), readAll(s2.readable)]);
+  assert.is(text(back2), 'from ::');
+  await endpoint.close();
+  await Promise.all([dual.close(), v4.close()]);
+});
 
 test('a client trusting the generated certificate as its CA, by name, completes the handshake with path validation', async () => {
   const s = await server();
