@@ -15,8 +15,10 @@ const lastState = new Map<string, string>();
 /** Prints actor creation and state changes from XState inspection events. */
 function printer(side: string) {
   return (event: InspectionEvent): void => {
-    const id = event.actorRef.id;
-    const systemId = (event.actorRef as { _systemId?: string })._systemId ?? id;
+    // ActorRefLike is the public view; the id and system id are there on every real actor.
+    const ref = event.actorRef as { id?: string; _systemId?: string };
+    const id = ref.id ?? '?';
+    const systemId = ref._systemId ?? id;
     if (event.type === '@xstate.actor') {
       console.log(`${side}  actor   ${systemId}`);
     } else if (event.type === '@xstate.snapshot') {
