@@ -107,6 +107,7 @@ export interface PacketAssemblerOptions extends PacketBuilderOptions {
 export const DEFAULT_MAX_DATAGRAMS_PER_FLUSH = 512;
 
 const LEVEL_ORDER: readonly EncryptionLevel[] = ['initial', 'zeroRtt', 'handshake', 'oneRtt'];
+const NO_OPTIONS: FlushOptions = Object.freeze({});
 const LEVEL_BIT: Readonly<Record<EncryptionLevel, number>> = { initial: 1, zeroRtt: 2, handshake: 4, oneRtt: 8 };
 
 /**
@@ -122,7 +123,8 @@ export class PacketAssembler {
   // per flush
   private sources: readonly FrameSource[] = [];
   private gate = 0;
-  private levels: EncryptionLevel[] = [];
+  /** Levels with write keys this flush (refilled in place by each flush). */
+  private readonly levels: EncryptionLevel[] = [];
   private readonly probes: Record<PacketNumberSpace, number> = { initial: 0, handshake: 0, application: 0 };
   private stalledForFlush = 0;
   private stalledForDatagram = 0;
@@ -151,7 +153,7 @@ export class PacketAssembler {
    * fails to seal, a source or sink that throws) the frames concerned go back to their sources,
    * `onFatalError` is called, the builder is reset, and the error is returned in the result.
    */
-  flush(now: number, outbound: OutboundSources, options: FlushOptions = {}): FlushResult {
+  flush(now: number, outbound: OutboundSources, options: FlushOptions = NO_OPTIONS): FlushResult {
     const b = this.builder;
     const ctx = this.ctx;
     if (ctx.sourceCid() === undefined) {
@@ -169,7 +171,7 @@ export class PacketAssembler {
     let error: Error | undefined;
     try {
       b.initialize(now);
-      this.levels = this.sendableLevels();
+      this.sendableLevels(this.levels);
       if (options.mtuProbeSize !== undefined) mtuProbeSent = this.sendMtuProbe(options.mtuProbeSize);
       for (;;) {
         if (b.datagramCount >= this.maxDatagrams) {
@@ -198,15 +200,15 @@ export class PacketAssembler {
   }
 
   /** Levels with write keys, in coalescing order; 0-RTT only for a client without 1-RTT keys (contract §A.5). */
-  private sendableLevels(): EncryptionLevel[] {
+  private sendableLevels(out: EncryptionLevel[]): void {
     const ctx = this.ctx;
-    const out: EncryptionLevel[] = [];
+    out.length = 0;
     const oneRtt = ctx.sendKeys('oneRtt') !== undefined;
-    for (const level of LEVEL_ORDER) {
+    for (let i = 0; i < LEVEL_ORDER.length; i++) {
+      const level = LEVEL_ORDER[i];
       if (level === 'zeroRtt' && (oneRtt || ctx.role === 'server')) continue;
-      if (ctx.sendKeys(level) !== undefined) out.push(level);
+      if (level === 'oneRtt' ? oneRtt : ctx.sendKeys(level) !== undefined) out.push(level);
     }
-    return out;
   }
 
   /** Builds one datagram; false when nothing could be sent. */
@@ -327,7 +329,8 @@ export class PacketAssembler {
 
   /** True when any level still has sendable work. */
   private anyWork(): boolean {
-    for (const level of this.levels) if ((this.stalledForFlush & LEVEL_BIT[level]) === 0 && this.hasWork(level)) return true;
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) if ((this.stalledForFlush & LEVEL_BIT[levels[i]]) === 0 && this.hasWork(levels[i])) return true;
     return false;
   }
 
@@ -335,7 +338,9 @@ export class PacketAssembler {
   private blockedReason(): FlushBlockedBy | undefined {
     const b = this.builder;
     let congestion = false;
-    for (const level of this.levels) {
+    const levels = this.levels;
+    for (let li = 0; li < levels.length; li++) {
+      const level = levels[li];
       if ((this.stalledForFlush & LEVEL_BIT[level]) !== 0) continue;
       if (this.hasWork(level) && !this.canStart(level)) return 'amplification';
       if (!this.gatedAllowed(level)) {
