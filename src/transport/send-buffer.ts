@@ -51,6 +51,16 @@ export class RangeSet {
     return this.starts.length === 0 ? undefined : { start: this.starts[0], end: this.ends[0] };
   }
 
+  /** Start of the lowest range, undefined when empty ({@link first} without an object). */
+  firstStart(): number | undefined {
+    return this.starts.length === 0 ? undefined : this.starts[0];
+  }
+
+  /** End of the lowest range, undefined when empty. */
+  firstEnd(): number | undefined {
+    return this.ends.length === 0 ? undefined : this.ends[0];
+  }
+
   /** The ranges in ascending order (a copy). */
   ranges(): ByteRange[] {
     return this.starts.map((start, i) => ({ start, end: this.ends[i] }));
@@ -123,7 +133,16 @@ export class RangeSet {
 
   /** Removes every offset below `offset`. */
   removeBelow(offset: number): void {
-    if (this.starts.length > 0 && this.starts[0] < offset) this.remove(this.starts[0], offset);
+    const starts = this.starts;
+    if (starts.length === 0 || starts[0] >= offset) return;
+    // Whole ranges below `offset` go; a range straddling it is cut.
+    let n = 0;
+    while (n < starts.length && this.ends[n] <= offset) n++;
+    if (n > 0) {
+      starts.splice(0, n);
+      this.ends.splice(0, n);
+    }
+    if (starts.length > 0 && starts[0] < offset) starts[0] = offset;
   }
 
   /** Removes everything. */
@@ -448,10 +467,16 @@ export class SendBuffer {
       this.finInFlight = false;
     }
     if (end <= this.ackedPrefix) return;
+    if (offset <= this.ackedPrefix && this.acked.isEmpty) {
+      // In order (the common case): the prefix grows, no range to record.
+      this.ackedPrefix = end;
+      this.release();
+      return;
+    }
     this.acked.add(Math.max(offset, this.ackedPrefix), end);
-    const first = this.acked.first();
-    if (first !== undefined && first.start <= this.ackedPrefix) {
-      this.ackedPrefix = first.end;
+    const first = this.acked.firstStart();
+    if (first !== undefined && first <= this.ackedPrefix) {
+      this.ackedPrefix = this.acked.firstEnd() as number;
       this.acked.removeBelow(this.ackedPrefix);
       this.release();
     }
