@@ -9,9 +9,9 @@
  * "no HTTP/3 yet". gtlsclient logs that CONNECTION_CLOSE and exits with status 0. Both sides decode
  * the other's transport parameters. Done for every cipher suite × group, chosen by gtlsclient's
  * GnuTLS priorities (our server on its generated self-signed certificate) and by our server's own
- * TLS configuration (on an openssl certificate). Then: gtlsclient closing after we reject its
- * request; Version Negotiation from the v2 draft to v1; simulated loss; a key update gtlsclient
- * initiates during an upload.
+ * TLS configuration (on an openssl certificate), and every suite with the noble provider. Then:
+ * gtlsclient closing after we reject its request; our Retry; Version Negotiation from the v2 draft
+ * to v1; simulated loss; a key update gtlsclient initiates during an upload.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsclient's whole output for each failing run.
  */
@@ -242,6 +242,18 @@ test('gtlsclient closes the connection with H3_NO_ERROR once we reject its reque
     const log = client.log;
     assert.ok(log.has(`HTTP stream 0 closed with error code ${Number(H3_REQUEST_REJECTED)}`), 'gtlsclient saw our RESET_STREAM code');
     assert.equal(json(log.connectionCloses), json([{ direction: 'tx', level: '1RTT', frameType: 0x1d, errorCode: H3_NO_ERROR, reason: '' }]), 'gtlsclient sent one CONNECTION_CLOSE');
+  });
+});
+
+test('our server validating addresses with Retry (retry: true): gtlsclient follows the Retry, the handshake completes, and it authenticates retry_source_connection_id', async () => {
+  if (!peersPresent()) return;
+  await withGtlsClient({ retry: true }, CLIENT_ARGS, async (connection, client, server) => {
+    await acceptHttp3(connection, 'retry');
+    assert.is(server.stats().retriesSent, 1, 'our server sent one Retry');
+    const log = await closeAndCheck(connection, client, 'retry');
+    assert.ok(log.lines.some((l) => / pkt rx pkn=0 dcid=0x[0-9a-f]+ scid=0x[0-9a-f]+ version=0x00000001 type=Retry /.test(l)), 'gtlsclient received our Retry');
+    assert.ok(log.remoteTransportParameters.has('retry_source_connection_id'), 'and our retry_source_connection_id');
+    assert.ok(log.handshakeCompleted);
   });
 });
 
