@@ -117,6 +117,10 @@ export class SimNetwork {
   private readonly rng: { next(): number; int(bound: number): number };
   private readonly nodes = new Map<string, SimNode>();
   private readonly links = new Map<string, Link>();
+  private readonly linkCache = new WeakMap<SocketAddress, WeakMap<SocketAddress, Link>>();
+  private nodeCache = new WeakMap<SocketAddress, SimNode>();
+  /** {@link nodes} as a list, for the event loop. */
+  private readonly nodeList: SimNode[] = [];
   private queue: Delivery[] = [];
   private seq = 0;
   /** Every datagram handed to the network, for tests that inspect the wire. */
@@ -134,16 +138,37 @@ export class SimNetwork {
 
   /** Adds a node. */
   add<N extends SimNode>(node: N): N {
-    this.nodes.set(addressKey(node.address), node);
+    const key = addressKey(node.address);
+    const previous = this.nodes.get(key);
+    if (previous !== undefined) this.nodeList.splice(this.nodeList.indexOf(previous), 1);
+    this.nodes.set(key, node);
+    this.nodeList.push(node);
+    this.nodeCache = new WeakMap();
     return node;
   }
 
   /** The link from `from` to `to` (created with the default options on first use). */
   link(from: SocketAddress, to: SocketAddress): Link {
+    // Hosts send with the same address objects every time: remember the link per object pair
+    // (no key string per datagram). Links are never replaced, only reconfigured in place.
+    let byTo = this.linkCache.get(from);
+    const cached = byTo?.get(to);
+    if (cached !== undefined) return cached;
     const key = `${addressKey(from)}>${addressKey(to)}`;
     let l = this.links.get(key);
     if (l === undefined) this.links.set(key, (l = new Link(this.defaultLink)));
+    if (byTo === undefined) this.linkCache.set(from, (byTo = new WeakMap()));
+    byTo.set(to, l);
     return l;
+  }
+
+  /** The node at `address`, remembered per address object once found (nodes are never removed). */
+  private nodeAt(address: SocketAddress): SimNode | undefined {
+    const cached = this.nodeCache.get(address);
+    if (cached !== undefined) return cached;
+    const node = this.nodes.get(addressKey(address));
+    if (node !== undefined) this.nodeCache.set(address, node);
+    return node;
   }
 
   /** Sets the options of the link from `from` to `to`. */
@@ -160,27 +185,24 @@ export class SimNetwork {
 
   /** Sends a datagram: it crosses the link's impairments and is delivered later (or not). */
   send(from: SocketAddress, to: SocketAddress, datagram: Uint8Array): void {
-    const node = this.nodes.get(addressKey(to));
+    const node = this.nodeAt(to);
     const link = this.link(from, to);
     const o = link.options;
     const index = link.index++;
     link.stats.sent++;
-    const record = (fate: 'sent' | 'lost' | 'filtered' | 'tooBig' | 'queueFull'): void => {
-      if (this.tracing) this.trace.push({ time: this.now, from: addressKey(from), to: addressKey(to), bytes: datagram.length, fate });
-    };
     let bytes = datagram;
     if (o.filter !== undefined) {
       const verdict = o.filter(datagram, index, this.now);
       if (verdict === 'drop') {
         link.stats.filtered++;
-        record('filtered');
+        if (this.tracing) this.record(from, to, datagram, 'filtered');
         return;
       }
       if (verdict !== 'deliver') bytes = verdict;
     }
     if (o.mtu !== undefined && bytes.length > o.mtu) {
       link.stats.tooBig++;
-      record('tooBig');
+      if (this.tracing) this.record(from, to, datagram, 'tooBig');
       return;
     }
     // Serialization at the sender (bandwidth), then propagation.
@@ -189,7 +211,7 @@ export class SimNetwork {
       const queued = Math.max(0, link.busyUntil - this.now) * (o.bandwidth / 1000);
       if (o.queueBytes !== undefined && queued + bytes.length > o.queueBytes) {
         link.stats.lost++;
-        record('queueFull');
+        if (this.tracing) this.record(from, to, datagram, 'queueFull');
         return;
       }
       departure = Math.max(this.now, link.busyUntil) + (bytes.length * 1000) / o.bandwidth;
@@ -197,10 +219,10 @@ export class SimNetwork {
     }
     if (o.loss !== undefined && this.rng.next() < o.loss) {
       link.stats.lost++;
-      record('lost');
+      if (this.tracing) this.record(from, to, datagram, 'lost');
       return;
     }
-    record('sent');
+    if (this.tracing) this.record(from, to, datagram, 'sent');
     link.stats.bytes += bytes.length;
     if (node === undefined) return;
     const copies = o.duplicate !== undefined && this.rng.next() < o.duplicate ? 2 : 1;
@@ -222,9 +244,13 @@ export class SimNetwork {
     }
   }
 
+  private record(from: SocketAddress, to: SocketAddress, datagram: Uint8Array, fate: 'sent' | 'lost' | 'filtered' | 'tooBig' | 'queueFull'): void {
+    this.trace.push({ time: this.now, from: addressKey(from), to: addressKey(to), bytes: datagram.length, fate });
+  }
+
   /** Delivers `datagram` to the node at `to` at `time` directly, bypassing links (crafted packets). */
   inject(from: SocketAddress, to: SocketAddress, datagram: Uint8Array, time = this.now): void {
-    const node = this.nodes.get(addressKey(to));
+    const node = this.nodeAt(to);
     if (node === undefined) throw new Error(`no node at ${addressKey(to)}`);
     this.schedule({ time, seq: this.seq++, to: node, from, datagram: datagram.slice() });
   }
@@ -259,8 +285,9 @@ export class SimNetwork {
     for (;;) {
       if (done()) return true;
       let next = this.queue.length > 0 ? this.queue[0].time : Number.POSITIVE_INFINITY;
-      for (const n of this.nodes.values()) {
-        const t = n.nextTimeout();
+      const nodes = this.nodeList;
+      for (let i = 0; i < nodes.length; i++) {
+        const t = nodes[i].nextTimeout();
         if (t !== undefined && t < next) next = t;
       }
       if (next === Number.POSITIVE_INFINITY) return false;
@@ -280,9 +307,9 @@ export class SimNetwork {
         const d = this.queue.shift() as Delivery;
         d.to.deliver(d.datagram, d.from, this.now);
       }
-      for (const n of this.nodes.values()) {
-        const t = n.nextTimeout();
-        if (t !== undefined && t <= this.now) n.onTimeout(this.now);
+      for (let i = 0; i < nodes.length; i++) {
+        const t = nodes[i].nextTimeout();
+        if (t !== undefined && t <= this.now) nodes[i].onTimeout(this.now);
       }
     }
   }
@@ -389,6 +416,10 @@ export class SimHost implements SimNode {
   readonly address: SocketAddress;
   readonly connections: SimConnection[] = [];
   private readonly routes = new Map<string, SimConnection>();
+  /** Bumped whenever {@link routes} changes. */
+  private routesVersion = 0;
+  /** Where the last short header datagram was routed (see {@link deliver}). */
+  private lastRoute: { readonly dcid: Uint8Array; readonly sc: SimConnection; readonly version: number } | undefined;
   server: ServerSetup | undefined;
   /** Datagrams no connection took. */
   unrouted = 0;
@@ -417,14 +448,34 @@ export class SimHost implements SimNode {
     const sc = new SimConnection(this, conn, remote);
     this.connections.push(sc);
     for (const cid of [...extra, ...conn.localConnectionIds()]) this.routes.set(connectionIdKey(cid), sc);
+    this.routesVersion++;
     conn.localConnectionIds$.subscribe((c) => {
       if (c.added !== undefined) this.routes.set(connectionIdKey(c.added), sc);
       if (c.removed !== undefined && this.routes.get(connectionIdKey(c.removed)) === sc) this.routes.delete(connectionIdKey(c.removed));
+      this.routesVersion++;
     });
     return sc;
   }
 
   deliver(datagram: Uint8Array, from: SocketAddress, now: number): void {
+    // Short headers (the bulk of a transfer) to the connection the previous one went to: its
+    // Destination Connection ID compared in place, while the routes have not changed.
+    const cached = this.lastRoute;
+    if (cached !== undefined && datagram.length > 1 + this.cidLength && (datagram[0] & 0x80) === 0 && cached.version === this.routesVersion && !cached.sc.closed) {
+      let same = true;
+      for (let i = 0; i < this.cidLength; i++) {
+        if (datagram[1 + i] !== cached.dcid[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.onDeliver?.(datagram, cached.sc);
+        cached.sc.conn.receive(datagram, from, now);
+        cached.sc.service(now);
+        return;
+      }
+    }
     let first: ParsedPacket | undefined;
     try {
       first = parsePacketHeader(datagram, 0, { shortHeaderDcidLength: this.cidLength, allowFixedBitZero: true });
@@ -470,6 +521,7 @@ export class SimHost implements SimNode {
       sc.handler = s.handler;
       s.onAccept?.(sc);
     }
+    if (first !== undefined && first.form === 'short' && !sc.closed) this.lastRoute = { dcid: first.dcid.slice(), sc, version: this.routesVersion };
     this.onDeliver?.(datagram, sc);
     sc.conn.receive(datagram, from, now);
     sc.service(now);
