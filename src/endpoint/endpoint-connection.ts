@@ -42,7 +42,7 @@ export type ConnectionEventHandler = (events: readonly ConnectionEvent[]) => voi
 
 /** Longest delay `setTimeout` takes. */
 const MAX_TIMER_DELAY = 0x7fff_ffff;
-/** `setTimeout` works in whole milliseconds (and waits at least one); shorter waits use `setImmediate`. */
+/** `setTimeout` works in whole milliseconds (and waits at least one); only a deadline already due uses `setImmediate`. */
 const TIMER_GRANULARITY = 1;
 
 function isImmediate(t: NodeJS.Timeout | NodeJS.Immediate): t is NodeJS.Immediate {
@@ -288,17 +288,16 @@ export class EndpointConnection {
     this.clearTimer();
     this.timerDeadline = deadline;
     const wait = deadline - now;
-    if (wait < TIMER_GRANULARITY) {
-      // Due now, or sooner than a timer can fire (setTimeout waits at least 1 ms): check again in
-      // the next event-loop turn, after pending I/O. This serves a flush that yielded
-      // (`nextTimeout() = now`) at once and sub-millisecond pacing gaps without sleeping a whole
-      // millisecond each time.
+    if (wait <= 0) {
+      // Due now (a flush that yielded, `nextTimeout() = now`): in the next event-loop turn, after
+      // pending I/O. Anything later waits for a timer: the pacer sizes its bursts to the timer
+      // granularity (src/recovery/pacer.ts), so a pacing gap is worth a whole millisecond.
       const immediate = setImmediate(this.timerCallback);
       immediate.unref();
       this.timer = immediate;
       return;
     }
-    const timeout = setTimeout(this.timerCallback, Math.min(MAX_TIMER_DELAY, Math.ceil(wait)));
+    const timeout = setTimeout(this.timerCallback, Math.min(MAX_TIMER_DELAY, Math.max(TIMER_GRANULARITY, Math.ceil(wait))));
     timeout.unref();
     this.timer = timeout;
   }

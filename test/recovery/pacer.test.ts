@@ -89,6 +89,68 @@ test('a zero smoothed_rtt does not pace', () => {
   assert.is(p.nextSendTime(0), 0);
 });
 
+test('at a rate where one timer granularity earns more than the initial window, bursts hold rate × granularity (RFC 9002 §7.7)', () => {
+  // cwnd 200 kB over 10 ms: 25,000 bytes per ms, 25,000 per 1 ms tick (the initial window is 12,000).
+  const p = new Pacer(inputs(200_000, 10));
+  assert.is(p.granularity, 1);
+  assert.is(p.capacity(), 25_000);
+  assert.is(p.allowance(0), 25_000);
+  p.onSent(25_000, 0);
+  assert.is(p.allowance(0), 0);
+  // The next send waits for a whole granularity's worth, not for one datagram (1.2 / 25 ms).
+  assert.is(p.nextSendTime(0), 1);
+  assert.is(p.allowance(1), 25_000);
+  // An explicit size is still honoured.
+  p.onSent(25_000, 1);
+  assert.is(p.nextSendTime(1, 1200), 1 + 1200 / 25_000);
+});
+
+test('timer-sized bursts are capped at 32 datagrams by default, or at maxBurst', () => {
+  // cwnd 1 MB over 10 ms: 125,000 bytes per ms, above the cap of 32 × 1200.
+  const p = new Pacer(inputs(1_000_000, 10));
+  assert.is(p.capacity(), 32 * 1200);
+  p.onSent(32 * 1200, 0);
+  assert.is(p.nextSendTime(0), (32 * 1200) / 125_000);
+  assert.is(new Pacer(inputs(1_000_000, 10), { maxBurst: (mds) => 64 * mds }).capacity(), 64 * 1200);
+  // The cap never lowers the configured burst.
+  assert.is(new Pacer(inputs(1_000_000, 10), { maxBurst: () => 0 }).capacity(), 12000);
+});
+
+test('with timer-sized bursts, a sender woken at nextSendTime (rounded up to whole milliseconds, as Node timers are) keeps the average at the pacing rate', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 200_000, max: 5_000_000 }), fc.double({ min: 1, max: 200, noNaN: true }), (cwnd, rttFloor) => {
+      // Rates whose 1 ms worth is within the default cap (32 datagrams): the pacer, not the cap, sets the pace.
+      const rtt = Math.max(rttFloor, (1.25 * cwnd) / (32 * 1200));
+      const p = new Pacer(inputs(cwnd, rtt));
+      const rate = p.rate();
+      let t = 0;
+      let sent = 0;
+      let wakeUps = 0;
+      while (t < 200) {
+        const a = p.allowance(t);
+        p.onSent(a, t);
+        sent += a;
+        wakeUps++;
+        t = Math.max(t + 1, Math.ceil(p.nextSendTime(t)));
+      }
+      // Never above the rate by more than one burst; below it by at most one granularity's worth and one burst.
+      assert.ok(sent <= rate * t + p.capacity() + 1, `sent ${sent} in ${t} ms at ${rate} B/ms`);
+      assert.ok(sent >= rate * (t - 1) - p.capacity(), `sent ${sent} in ${t} ms at ${rate} B/ms`);
+      // About one wake-up per millisecond at most, never one per datagram.
+      assert.ok(wakeUps <= t + 1);
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('granularity 0 keeps bursts at the initial window and wakes for every datagram', () => {
+  const p = new Pacer(inputs(1_000_000, 10), { granularity: 0 });
+  assert.is(p.capacity(), 12000);
+  p.onSent(12000, 0);
+  assert.is(p.nextSendTime(0), 1200 / 125_000);
+  assert.throws(() => new Pacer(inputs(), { granularity: -1 }), RangeError);
+});
+
 test('the recovery facade paces in-flight packets only, and pacing can be turned off', () => {
   const r = new Recovery({ isServer: true });
   const limits = recoverySendLimits(r);
