@@ -380,7 +380,17 @@ export class QuicConnection implements QuicConnectionCore {
       this.pingSource,
     ];
     this.outbound = { sources, congestionGate: tuning.extraSource === undefined ? 3 : 4 };
-    this.closingOutbound = { sources: [this.closeSource], congestionGate: 1 };
+    // A client's Finished still queued when it closes goes with the CONNECTION_CLOSE (RFC 9001
+    // §4.1.1: its handshake is complete once the Finished is sent), so the server completes its
+    // handshake and can read the close: only the Handshake CRYPTO stream, only for a client.
+    const finishedOnClose: FrameSource = {
+      name: 'crypto',
+      hasPending: (level) => level === 'handshake' && this.role === 'client' && this.cryptoSource.hasPending(level),
+      write: (writer) => (writer.level === 'handshake' && this.role === 'client' ? this.cryptoSource.write(writer) : 0),
+      onAcked: (frame, packet) => this.cryptoSource.onAcked(frame, packet),
+      onLost: (frame, packet) => this.cryptoSource.onLost(frame, packet),
+    };
+    this.closingOutbound = { sources: [finishedOnClose, this.closeSource], congestionGate: 2 };
     // A delayed ACK rides on any packet another source (or a probe) makes the flush send (RFC 9000 §13.2.1).
     this.ackSource.setPacketPlanned((level) => {
       if (this.probes[spaceOf(level)] > 0) return true;
@@ -1286,12 +1296,21 @@ export class QuicConnection implements QuicConnectionCore {
       return;
     }
     // RFC 9000 §10.2.3: before the handshake is confirmed, CONNECTION_CLOSE goes at every level
-    // the peer may be able to read; afterwards in 1-RTT packets only.
+    // the peer may be able to read; afterwards in 1-RTT packets only. A client with Handshake keys
+    // knows the server has them: no Initial, which a peer may process first and stop at (ngtcp2
+    // does), missing the Finished sent with the close.
     const levels: EncryptionLevel[] = [];
+    const clientPastInitial = this.role === 'client' && this.keys.sendKeys('handshake') !== undefined;
     if (this.handshakeConfirmed) levels.push('oneRtt');
-    else for (const l of ['initial', 'handshake', 'oneRtt'] as const) if (this.keys.sendKeys(l) !== undefined) levels.push(l);
+    else for (const l of ['initial', 'handshake', 'oneRtt'] as const) if (this.keys.sendKeys(l) !== undefined && !(l === 'initial' && clientPastInitial)) levels.push(l);
     this.closeInfo = info;
-    this.closeSource.close(close, levels);
+    // With the client's Finished in this flight (finishedOnClose) the server can read 1-RTT right
+    // after it: the first CONNECTION_CLOSE goes in 1-RTT only, keeping the application's code and
+    // reason (a Handshake one would carry APPLICATION_ERROR, and a peer stops at the first close it
+    // reads). Answers to later packets go at every level again.
+    const withFinished = this.role === 'client' && levels.includes('oneRtt') && this.cryptoSource.hasPending('handshake');
+    this.closeSource.close(close, withFinished ? ['oneRtt'] : levels);
+    if (withFinished) this.closeSource.setLevels(levels);
     this.closeDeadline = closePeriodEnd(now, this.pto());
     this.closeResponder = new CloseResponder();
     this.lifecycle({ type: 'close', end: endFacts(info) });

@@ -10,8 +10,8 @@
  * stream types read; once the handshake is confirmed (HANDSHAKE_DONE) we close with H3_NO_ERROR
  * and a reason, and gtlsserver logs that CONNECTION_CLOSE. Then: every cipher suite × group, chosen
  * by gtlsserver's GnuTLS priorities and by our own TLS configuration; every suite with the noble
- * provider; Retry; Version Negotiation away from QUIC v2; simulated loss; a key update we
- * initiate; IPv6 loopback.
+ * provider; a close right after `connect()`; Retry; Version Negotiation away from QUIC v2; simulated
+ * loss; a key update we initiate; IPv6 loopback.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsserver's whole output for each failing run.
  */
@@ -216,6 +216,19 @@ test("every cipher suite with the pure-JS crypto provider (crypto: 'noble'): our
 
 // ---------------------------------------------------------------------------------------------
 // Closing, Retry, versions, loss, key update, IPv6
+
+test('closing right after connect() resolves (before our Finished was flushed): gtlsserver still completes its handshake and reads the 1-RTT close with our code and reason', async () => {
+  if (!peersPresent()) return;
+  await withGtlsServer([], async (server, opened) => {
+    const connection = await connectTo(server, opened, { ca: serverCertificate().certificatePem });
+    assert.is(connection.state, 'established', 'handshake complete, not yet confirmed');
+    const info = await within(connection.close({ closeCode: H3_NO_ERROR, reason: 'at once' }), 10_000, 'our close');
+    assert.equal(info, { source: 'local', application: true, code: H3_NO_ERROR, reason: 'at once' });
+    const log = await server.process.waitFor((l) => l.receivedCloses.length > 0, 'a received CONNECTION_CLOSE');
+    assert.ok(log.handshakeCompleted, 'gtlsserver completed its handshake (our Finished went with the close)');
+    assert.equal(json(log.receivedCloses), json([{ direction: 'rx', level: '1RTT', frameType: 0x1d, errorCode: H3_NO_ERROR, reason: 'at once' }]));
+  });
+});
 
 test("gtlsserver's address validation (-V): our client answers its Retry with the token and completes the handshake; retry_source_connection_id authenticates the Retry", async () => {
   if (!peersPresent()) return;

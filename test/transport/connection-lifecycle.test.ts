@@ -11,6 +11,7 @@ import type { ConnectionEvent, ConnectionState } from '../../src/transport/conne
 import type { KeyManager } from '../../src/transport/key-manager.js';
 import { buildStatelessReset, StatelessResetTokenGenerator } from '../../src/transport/stateless-reset.js';
 import { TransportErrorCode } from '../../src/wire/errors.js';
+import { iteratePackets } from '../../src/wire/header.js';
 import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, testCertificate } from '../support/connection-pair.js';
 
 function states(events: readonly ConnectionEvent[]): ConnectionState[] {
@@ -250,6 +251,100 @@ test('a client closed before its first flush is closed at once and sends nothing
   assert.equal(kinds(events), ['state:closed', 'closed']);
   assert.equal(c.localConnectionIds(), []);
   assert.is(c.nextTimeout(), undefined);
+});
+
+/** The packet types of a datagram's coalesced packets (`initial`, `handshake`, `1rtt`, …), headers only (the Fixed Bit may be greased, RFC 9287). */
+function packetTypes(datagram: Uint8Array): string[] {
+  const out: string[] = [];
+  for (const r of iteratePackets(datagram, { shortHeaderDcidLength: 8, allowFixedBitZero: true })) {
+    if (!('packet' in r)) continue;
+    out.push(r.packet.form === 'long' ? r.packet.type : r.packet.form === 'short' ? '1rtt' : r.packet.form);
+  }
+  return out;
+}
+
+/** A client and a server core driven by hand until the client's handshake is complete, its Finished not yet flushed. */
+async function clientCompleteBeforeFinishedFlushed(): Promise<{ client: QuicConnection; server: QuicConnection; now: number }> {
+  const cert = await testCertificate();
+  let now = Date.now();
+  const client = new QuicConnection({
+    role: 'client',
+    provider: nodeCrypto,
+    now,
+    remoteAddress: SERVER_ADDRESS,
+    statelessResetKey: new Uint8Array(32),
+    tls: { serverName: 'localhost', alpnProtocols: ['test'], trustAnchors: [cert.certificatePem] },
+  });
+  const first = client.flush(now);
+  const initial = [...iteratePackets(first[0], { shortHeaderDcidLength: 8 })][0];
+  assert.ok('packet' in initial && initial.packet.form === 'long');
+  const hello = initial.packet;
+  const server = new QuicConnection({
+    role: 'server',
+    provider: nodeCrypto,
+    now,
+    remoteAddress: CLIENT_ADDRESS,
+    statelessResetKey: new Uint8Array(32).fill(1),
+    tls: { certificateChain: cert.certificateChain, privateKey: cert.privateKey, alpnProtocols: ['test'] },
+    version: hello.version,
+    originalDestinationCid: hello.dcid.slice(),
+    clientSourceCid: hello.scid.slice(),
+  });
+  for (const d of first) server.receive(d, CLIENT_ADDRESS, now);
+  now += 10;
+  for (const d of server.flush(now)) client.receive(d, SERVER_ADDRESS, now);
+  assert.ok(client.drainEvents().some((e) => e.type === 'handshakeComplete'), 'the client completed its handshake');
+  assert.is(client.state, 'established');
+  server.drainEvents();
+  return { client, server, now };
+}
+
+function closedInfo(connection: QuicConnection, now: number): unknown {
+  connection.onTimeout(now + 60_000);
+  const closed = connection.drainEvents().find((e) => e.type === 'closed');
+  return closed?.type === 'closed' ? closed.info : undefined;
+}
+
+test('a client that closes right after its handshake completes, before its Finished was flushed, sends the Finished with a 1-RTT CONNECTION_CLOSE and no Initial: the server completes its handshake and gets the application code and reason', async () => {
+  // Found with ngtcp2's gtlsserver: `await connect()` resolves on handshakeComplete, before the
+  // flush that carries the Finished; an immediate close() sent Initial, Handshake and 1-RTT
+  // CONNECTION_CLOSE frames without it, the server stopped at the Initial one (RFC 9000 §10.2.3
+  // asks only a server to send both Initial and Handshake), never completed its handshake and
+  // saw APPLICATION_ERROR instead of the application's code.
+  const pair = await clientCompleteBeforeFinishedFlushed();
+  const { client, server } = pair;
+  let now = pair.now;
+  // The application closes before the flush that would have carried the Finished.
+  client.close({ code: 0x100n, reason: 'bye' }, now);
+  const closing = client.flush(now);
+  assert.is(closing.length, 1);
+  assert.equal(packetTypes(closing[0]), ['handshake', '1rtt'], 'the Finished in a Handshake packet, the close in 1-RTT, no Initial');
+  now += 10;
+  server.receive(closing[0], CLIENT_ADDRESS, now);
+  assert.ok(server.drainEvents().some((e) => e.type === 'handshakeComplete'), 'the Finished reached the server');
+  assert.is(server.state, 'draining', 'the close was read');
+  assert.equal(closedInfo(server, now), { source: 'peer', application: true, code: 0x100n, reason: 'bye' });
+});
+
+test('when that first close flight is lost, the closing client answers the server’s retransmission with CONNECTION_CLOSE in Handshake and 1-RTT packets: the server, without the Finished, still learns of the close (as APPLICATION_ERROR)', async () => {
+  const pair = await clientCompleteBeforeFinishedFlushed();
+  const { client, server } = pair;
+  let now = pair.now;
+  client.close({ code: 0x100n, reason: 'bye' }, now);
+  assert.is(client.flush(now).length, 1, 'the close flight (lost)');
+  // The server's PTO fires: it retransmits its flight, which reaches the closing client.
+  now = server.nextTimeout()!;
+  server.onTimeout(now);
+  const retransmission = server.flush(now);
+  assert.ok(retransmission.length > 0, 'the server probed');
+  for (const d of retransmission) client.receive(d, SERVER_ADDRESS, now);
+  const answer = client.flush(now);
+  assert.is(answer.length, 1);
+  assert.equal(packetTypes(answer[0]), ['handshake', '1rtt'], 'CONNECTION_CLOSE at both levels the server may read, still no Initial');
+  server.receive(answer[0], CLIENT_ADDRESS, now);
+  assert.is(server.state, 'draining');
+  // RFC 9000 §10.2.3: in a Handshake packet the application close is APPLICATION_ERROR without a reason.
+  assert.equal(closedInfo(server, now), { source: 'peer', application: false, code: BigInt(TransportErrorCode.APPLICATION_ERROR), reason: '', frameType: 0 });
 });
 
 test('application calls on a closing connection throw ConnectionClosedError', async () => {
