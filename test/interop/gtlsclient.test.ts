@@ -277,9 +277,8 @@ test("a handshake through gtlsclient's simulated loss (-t 0.15 -r 0.15, both dir
   // ngtcp2 draws losses from an unseeded generator: a run may lose nothing during the handshake.
   // Every run must complete; up to 12 runs are made until one lost packets before gtlsclient
   // printed "QUIC handshake has been confirmed" (about 5 packets: no loss in 12 runs has odds near
-  // 1e-4). Idle and handshake timeouts are 30 s on both
-  // sides, so only several losses in a row on one step (PTOs back off: 1, 2, 4, 8 s …) could fail
-  // a run, and the waits are bounded above them.
+  // 1e-4). Idle and handshake timeouts are 30 s on both sides, so only several losses in a row on
+  // one step (PTOs back off: 1, 2, 4, 8 s …) could fail a run, and the waits are bounded above them.
   const lossy = { ...SERVER_TRANSPORT, maxIdleTimeout: 30_000, handshakeTimeout: 30_000 };
   let lossyRuns = 0;
   for (let run = 0; run < 12 && lossyRuns === 0; run++) {

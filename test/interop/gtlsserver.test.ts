@@ -154,9 +154,9 @@ function assertHttp3Streams(heads: Awaited<ReturnType<typeof uniStreamHeads>>, l
 async function closeAndCheck(connection: QuicConnection, server: GtlsServer, reason: string, label: string): Promise<Ngtcp2Log> {
   const info = await within(connection.close({ closeCode: H3_NO_ERROR, reason }), 10_000, 'our close');
   assert.equal(info, { source: 'local', application: true, code: H3_NO_ERROR, reason }, `${label}: our close info`);
-  const log = await server.process.waitFor((l) => l.receivedCloses.length > 0, 'a received CONNECTION_CLOSE');
+  // "Draining period has started" follows the close line: waiting for it bounds the wait for both.
+  const log = await server.process.waitFor((l) => l.has('Draining period has started'), 'gtlsserver draining');
   assert.equal(json(log.receivedCloses), json([{ direction: 'rx', level: '1RTT', frameType: 0x1d, errorCode: H3_NO_ERROR, reason }]), `${label}: gtlsserver's "frm rx … 1RTT CONNECTION_CLOSE(0x1d) error_code=…(0x100) … reason=[${reason}]"`);
-  assert.ok(log.has('Draining period has started'), `${label}: gtlsserver drained`);
   return log;
 }
 
@@ -272,9 +272,8 @@ test("a handshake through gtlsserver's simulated loss (-t 0.15 -r 0.15, both dir
   // ngtcp2 draws losses from an unseeded generator: a run may lose nothing during the handshake.
   // Every run must complete; up to 12 runs are made until gtlsserver had logged a loss by the time
   // our client confirmed the handshake (about 5 packets: no loss in 12 runs has odds near 1e-4).
-  // Idle and handshake timeouts are 30 s on both
-  // sides, so only several losses in a row on one step (PTOs back off: 1, 2, 4, 8 s …) could fail
-  // a run, and the waits are bounded above them.
+  // Idle and handshake timeouts are 30 s on both sides, so only several losses in a row on one
+  // step (PTOs back off: 1, 2, 4, 8 s …) could fail a run, and the waits are bounded above them.
   const transport = { ...CLIENT_TRANSPORT, maxIdleTimeout: 30_000, handshakeTimeout: 30_000 };
   let lossyRuns = 0;
   for (let run = 0; run < 12 && lossyRuns === 0; run++) {
@@ -317,7 +316,9 @@ test('a key update we initiate (updateKeys) is accepted by gtlsserver: it decryp
         `${path}: the whole body in DATA frames`,
       );
     };
-    // A first exchange in key phase 0: RFC 9001 §6.1 wants an acknowledged packet of the current phase.
+    // A first exchange in key phase 0: updateKeys() waits for an acknowledged packet of the current
+    // phase (RFC 9001 §6.1 requires one before a subsequent update; this implementation before the
+    // first as well), so it is retried until that acknowledgement has arrived.
     await get('/1000', 1000);
     let started = false;
     for (let i = 0; i < 200 && !(started = connection.updateKeys()); i++) await new Promise((r) => setTimeout(r, 10));
