@@ -337,25 +337,28 @@ export interface GtlsServer {
  * Starts `gtlsserver --no-quic-dump --no-http-dump [args…] <host> <port> key cert` on a free
  * loopback port (document root: the certificate's directory) and waits until its socket is bound
  * (read from /proc/net/udp; elsewhere a short fixed wait — clients retransmit their first Initial
- * anyway). Rejects if it exits first.
+ * anyway). A server that exits at start (its port taken between our probe and its bind) is started
+ * again on another port, up to three times; then this rejects with its output.
  */
 export async function startGtlsServer(options: GtlsServerOptions): Promise<GtlsServer> {
   const host = options.host ?? '127.0.0.1';
-  const port = await freeUdpPort(host);
-  const args = ['--no-quic-dump', '--no-http-dump', `--htdocs=${options.certificate.dir}`, ...(options.args ?? []), host, String(port), options.certificate.keyPath, options.certificate.certPath];
-  const peer = new PeerProcess('gtlsserver', args, options.timeLimitMs ?? 30_000);
-  const started = Date.now();
-  for (;;) {
-    if (!peer.running) throw new Error(`gtlsserver exited at start (${JSON.stringify(await peer.exited)}):\n${peer.output}`);
-    const bound = udpPortBound(port);
-    if (bound === true || (bound === undefined && Date.now() - started >= 200)) break;
-    if (Date.now() - started > 5000) {
-      await peer.stop();
-      throw new Error(`gtlsserver did not bind ${host}:${port} within 5 s:\n${peer.output}`);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeUdpPort(host);
+    const args = ['--no-quic-dump', '--no-http-dump', `--htdocs=${options.certificate.dir}`, ...(options.args ?? []), host, String(port), options.certificate.keyPath, options.certificate.certPath];
+    const peer = new PeerProcess('gtlsserver', args, options.timeLimitMs ?? 30_000);
+    const started = Date.now();
+    for (;;) {
+      if (!peer.running) break;
+      const bound = udpPortBound(port);
+      if (bound === true || (bound === undefined && Date.now() - started >= 200)) return { process: peer, host, port };
+      if (Date.now() - started > 5000) {
+        await peer.stop();
+        throw new Error(`gtlsserver did not bind ${host}:${port} within 5 s:\n${peer.output}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
     }
-    await new Promise((r) => setTimeout(r, 10));
+    if (attempt === 3) throw new Error(`gtlsserver exited at start (${JSON.stringify(await peer.exited)}):\n${peer.output}`);
   }
-  return { process: peer, host, port };
 }
 
 /**
