@@ -1,7 +1,7 @@
 // The sans-IO connection on the simulated network, in this process:
 // - memory per idle connection: 1,000 connections (500 client/server pairs) after their handshakes,
-//   heap used after GC divided by the count, and the share of it the lifecycle actor takes
-//   (a bare actor of the connection machine measured the same way);
+//   heap used after GC divided by the count (plus the ArrayBuffer memory outside the heap), and the
+//   share of it the lifecycle actor takes (a bare actor of the connection machine measured the same way);
 // - handshakes per second of wall time, and bulk transfer throughput (CPU time, no loss, 1200-byte
 //   MTU) per packet, both sides together, against the raw AEAD seal and open of 1200-byte packets
 //   measured in slices interleaved with the transfer's;
@@ -23,6 +23,13 @@ function heap(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** Bytes of ArrayBuffer backing stores (outside the JS heap: datagram arenas, send-buffer pages, keys), after GC. */
+function arrayBuffers(): number {
+  gc!();
+  gc!();
+  return process.memoryUsage().arrayBuffers;
+}
+
 // Warm up module loading and the certificate.
 (await createPair()).handshake();
 
@@ -30,6 +37,7 @@ function heap(): number {
 const PAIRS = 500;
 const keep: Pair[] = [];
 const before = heap();
+const beforeBuffers = arrayBuffers();
 const t0 = performance.now();
 for (let i = 0; i < PAIRS; i++) {
   const p = await createPair({ seed: i + 1 });
@@ -42,13 +50,17 @@ for (let i = 0; i < PAIRS; i++) {
 }
 const handshakeMs = performance.now() - t0;
 const perConnection = (heap() - before) / (2 * PAIRS);
+const buffersPerConnection = (arrayBuffers() - beforeBuffers) / (2 * PAIRS);
 
 const actors: unknown[] = [];
 const beforeActors = heap();
 for (let i = 0; i < 2 * PAIRS; i++) actors.push(createActor(connectionMachine, { input: { role: 'client' } }).start());
 const perActor = (heap() - beforeActors) / (2 * PAIRS);
 
-console.log(`idle connections: ${2 * PAIRS}, heap per connection ≈ ${(perConnection / 1024).toFixed(1)} KiB (simulation hosts and links included)`);
+console.log(
+  `idle connections: ${2 * PAIRS}, heap per connection ≈ ${(perConnection / 1024).toFixed(1)} KiB (simulation hosts and links included), ` +
+    `ArrayBuffer memory outside the heap ≈ ${(buffersPerConnection / 1024).toFixed(1)} KiB more`,
+);
 console.log(`  lifecycle actor alone ≈ ${(perActor / 1024).toFixed(1)} KiB = ${((100 * perActor) / perConnection).toFixed(1)} % of a connection`);
 console.log(`handshakes (both sides, in process): ${((PAIRS * 1000) / handshakeMs).toFixed(0)} per second of wall time`);
 keep.length = 0;

@@ -510,6 +510,16 @@ export class PacketBuilder implements PacketWriter {
   cleanup(): void {
     this.lifecycle.send({ type: 'Cleanup' });
     this.source = null;
+    this.letGoOfBuffers();
+  }
+
+  /**
+   * Between flushes the builder holds no datagram memory: the shared arena moves on to new buffers,
+   * and an idle connection must not keep an old one (up to {@link DATAGRAM_ARENA_BYTES}) alive.
+   */
+  private letGoOfBuffers(): void {
+    this.buffer = NO_BYTES;
+    for (let i = 0; i < this.hpEntries.length; i++) this.hpEntries[i].buf = NO_BYTES;
   }
 
   /**
@@ -563,6 +573,7 @@ export class PacketBuilder implements PacketWriter {
     this.pending = [];
     this.hpCount = 0;
     if (this.dgOpen) this.releaseOpenDatagram();
+    this.letGoOfBuffers();
     return failure;
   }
 

@@ -367,6 +367,11 @@ export class ClientHandshake extends HandshakeCore implements TlsClientMachineHa
       this.emitSecret('oneRtt', 'read', app.server);
       this.complete = true;
       this.emit({ type: 'handshake_complete', info: this.info() });
+      // Only NewSessionTickets come after this (RFC 9001 §4.1.1): what the handshake alone needed
+      // is let go (an idle connection kept its ClientHello, ~2.8 KiB, and the server's chain).
+      this.clientHello = undefined;
+      this.peerChain = undefined;
+      this.certificateRequest = undefined;
     });
   }
 

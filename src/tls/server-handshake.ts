@@ -394,7 +394,7 @@ export class ServerHandshake extends HandshakeCore implements TlsServerMachineHa
    * tickets carry no early_data extension: this server does not accept 0-RTT.
    */
   sendNewSessionTickets(): TlsStepResult {
-    return this.run(() => {
+    const result = this.run(() => {
       const config = this.config.sessionTickets;
       const modes = findExtension(this.clientHello!.extensions, 'psk_key_exchange_modes')?.modes ?? [];
       if (config === undefined || !modes.includes(PskKeyExchangeMode.psk_dhe_ke)) return;
@@ -422,6 +422,11 @@ export class ServerHandshake extends HandshakeCore implements TlsServerMachineHa
         this.emit({ type: 'session_ticket_issued', ticket, lifetime: config.lifetime });
       }
     });
+    // The last step of the handshake (nothing is received after the client's Finished, RFC 9001
+    // §4.1.1): what only the handshake needed is let go (an idle connection kept the ClientHello).
+    this.clientHello = undefined;
+    this.peerChain = undefined;
+    return result;
   }
 
   /** Records unexpected_message for a message the machine's state does not accept. */

@@ -255,7 +255,11 @@ export class ControlQueue {
     if (this.retransmit.length > 0) entry = this.retransmit.shift();
     else if (this.freshHead < this.fresh.length) {
       entry = this.fresh[this.freshHead++];
-      if (this.freshHead > 64 && this.freshHead * 2 > this.fresh.length) {
+      if (this.freshHead === this.fresh.length) {
+        // Drained: sent entries are not kept (an idle connection held its NEW_CONNECTION_ID copies).
+        this.fresh.length = 0;
+        this.freshHead = 0;
+      } else if (this.freshHead > 64 && this.freshHead * 2 > this.fresh.length) {
         this.fresh.splice(0, this.freshHead);
         this.freshHead = 0;
       }

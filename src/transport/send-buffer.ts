@@ -209,6 +209,18 @@ export class SendBufferClosedError extends Error {
 
 const EMPTY = new Uint8Array(0);
 
+let scratch = new Uint8Array(2048);
+
+/**
+ * A scratch buffer of at least `length` bytes for {@link SendBuffer.read} of a range spanning two
+ * chunks, shared by every frame source of the process: a source copies into it and writes the
+ * frame at once (synchronously), so one buffer serves all (one per connection cost 2 KiB each).
+ */
+export function copyScratch(length: number): Uint8Array {
+  if (scratch.length < length) scratch = new Uint8Array(length);
+  return scratch;
+}
+
 /**
  * The send side of one stream (or of a CRYPTO stream): written data, the unsent offset, lost
  * ranges to send again, acknowledged ranges released from memory, FIN and reset.
@@ -309,7 +321,7 @@ export class SendBuffer {
     return this.resetAt !== undefined ? 0 : this.written - this.ackedPrefix;
   }
 
-  /** Storage chunks still held in memory (diagnostics: 0 or 1 once everything is acknowledged). */
+  /** Storage chunks still held in memory (diagnostics: 0 once everything written is acknowledged). */
   get heldChunks(): number {
     return this.chunks.length - this.head;
   }
@@ -503,9 +515,14 @@ export class SendBuffer {
     while (this.head < this.chunks.length) {
       const c = this.chunks[this.head];
       const end = c.offset + c.used;
-      // Keep the tail page while later writes can still fill it.
-      if (end > this.ackedPrefix || (end === this.written && c.used < c.data.length)) break;
+      // Keep the tail page while later writes can still fill it — unless everything written is
+      // acknowledged: an idle stream (or CRYPTO stream) then holds no page (16 KiB for a few bytes).
+      if (end > this.ackedPrefix || (end === this.written && c.used < c.data.length && this.ackedPrefix < this.written)) break;
       this.head++;
+    }
+    if (this.head === this.chunks.length && this.head > 0) {
+      this.chunks.length = 0;
+      this.head = 0;
     }
     if (this.head > 32 && this.head * 2 > this.chunks.length) {
       this.chunks.splice(0, this.head);

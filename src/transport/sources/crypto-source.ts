@@ -13,6 +13,7 @@ import type { FrameSource, PacketWriter, SentFrame, SentPacket } from '../../pac
 import { fitCryptoFrame, writeCryptoFrame } from '../../wire/frames/encode.js';
 import type { EncryptionLevel } from '../../wire/levels.js';
 import { CryptoSendStream, type CryptoLevel } from '../crypto-send.js';
+import { copyScratch } from '../send-buffer.js';
 
 /** Writes CRYPTO frames for the Initial, Handshake and 1-RTT CRYPTO streams. */
 export class CryptoSource implements FrameSource {
@@ -23,7 +24,6 @@ export class CryptoSource implements FrameSource {
     handshake: new CryptoSendStream('handshake'),
     oneRtt: new CryptoSendStream('oneRtt'),
   };
-  private scratch = new Uint8Array(2048);
 
   /** Emits when CRYPTO data becomes sendable at any level. */
   readonly pending$: Observable<void> = merge(this.streams.initial.pending$, this.streams.handshake.pending$, this.streams.oneRtt.pending$);
@@ -53,8 +53,7 @@ export class CryptoSource implements FrameSource {
       if (range === undefined) break;
       const length = fitCryptoFrame(writer.room, range.offset, range.available);
       if (length === 0) break;
-      if (this.scratch.length < length) this.scratch = new Uint8Array(length);
-      const data = stream.read(range.offset, length, this.scratch);
+      const data = stream.read(range.offset, length, copyScratch(length));
       const start = writer.offset;
       const end = writeCryptoFrame(writer.buffer, start, range.offset, data);
       writer.commitFrame(end - start, { kind: 'crypto', offset: range.offset, length }, true);

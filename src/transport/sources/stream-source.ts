@@ -24,7 +24,7 @@ import { fitStreamFrame, writeStreamFrame } from '../../wire/frames/encode.js';
 import type { EncryptionLevel } from '../../wire/levels.js';
 import type { ControlQueue } from '../control-queue.js';
 import type { FlowController } from '../flow-control.js';
-import { SendBuffer, type SendBufferOptions } from '../send-buffer.js';
+import { copyScratch, SendBuffer, type SendBufferOptions } from '../send-buffer.js';
 
 /** Options of a {@link StreamSource}. */
 export interface StreamSourceOptions {
@@ -114,7 +114,6 @@ export class StreamSource implements FrameSource {
   private ring: number[] = [];
   private ringHead = 0;
   private readonly connectionParked = new Set<number>();
-  private scratch = new Uint8Array(2048);
   private readonly pending = new Subject<void>();
   private readonly finished = new Subject<number>();
   private readonly creditSubscription: Subscription;
@@ -287,8 +286,7 @@ export class StreamSource implements FrameSource {
       const fit = fitStreamFrame(writer.room, id, range.offset, range.available, range.fin);
       if (fit === null) break; // not even one byte fits: the stream keeps its turn for the next packet
       const fin = range.fin && fit.dataLength === range.available;
-      if (this.scratch.length < fit.dataLength) this.scratch = new Uint8Array(fit.dataLength);
-      const data = e.buffer.read(range.offset, fit.dataLength, this.scratch);
+      const data = e.buffer.read(range.offset, fit.dataLength, copyScratch(fit.dataLength));
       const start = writer.offset;
       const end = writeStreamFrame(writer.buffer, start, id, range.offset, data, fin, fit.explicitLength);
       writer.commitFrame(end - start, { kind: 'stream', streamId: id, offset: range.offset, length: fit.dataLength, fin }, true);
