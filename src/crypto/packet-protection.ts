@@ -270,6 +270,17 @@ export function removeHeaderProtection(
   packetEnd: number,
   largestPn: number,
 ): UnprotectedHeader {
+  const packetNumber = unprotectHeader(hp, buf, packetStart, pnOffset, packetEnd, largestPn);
+  const firstByte = buf[packetStart];
+  return { firstByte, pnLength: ((firstByte & 0x03) + 1) as 1 | 2 | 3 | 4, packetNumber };
+}
+
+/**
+ * {@link removeHeaderProtection} without a result object, for the receive path: returns the full
+ * packet number; the unprotected first byte is `buf[packetStart]` afterwards (its two low bits +1
+ * give the packet number length). Same checks, same errors.
+ */
+export function unprotectHeader(hp: HeaderProtection, buf: Uint8Array, packetStart: number, pnOffset: number, packetEnd: number, largestPn: number): number {
   if (!(packetStart >= 0 && packetStart < pnOffset && packetEnd <= buf.length)) {
     throw new PacketDecryptionError('malformed', `packet ${packetStart}..${packetEnd} with pn at ${pnOffset} is not inside a ${buf.length}-byte buffer`);
   }
@@ -281,14 +292,14 @@ export function removeHeaderProtection(
   const protectedFirst = buf[packetStart];
   const firstByte = protectedFirst ^ (mask[0] & ((protectedFirst & 0x80) !== 0 ? 0x0f : 0x1f));
   buf[packetStart] = firstByte;
-  const pnLength = ((firstByte & 0x03) + 1) as 1 | 2 | 3 | 4;
+  const pnLength = (firstByte & 0x03) + 1;
   let truncated = 0;
   for (let i = 0; i < pnLength; i++) {
     const b = buf[pnOffset + i] ^ mask[1 + i];
     buf[pnOffset + i] = b;
     truncated = truncated * 256 + b;
   }
-  return { firstByte, pnLength, packetNumber: decodePacketNumber(largestPn, truncated, pnLength * 8) };
+  return decodePacketNumber(largestPn, truncated, pnLength * 8);
 }
 
 /**

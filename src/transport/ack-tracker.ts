@@ -195,7 +195,7 @@ export class AckTracker {
     if (this.space !== 'application' || this.elicitingSinceAck >= this.threshold) now_ = true;
     if (now_ && !this.immediate) {
       this.immediate = true;
-      this.due.next();
+      if (this.due.observed) this.due.next();
     }
     return true;
   }
@@ -245,7 +245,7 @@ export class AckTracker {
     const deadline = this.ackDeadline();
     if (deadline !== undefined && deadline <= now && !this.immediate) {
       this.immediate = true;
-      this.due.next();
+      if (this.due.observed) this.due.next();
     }
   }
 

@@ -103,6 +103,8 @@ export class LocalConnectionIds {
   private readonly listener: LocalConnectionIdListener | undefined;
   private readonly active = new Map<number, ConnectionIdEntry>();
   private readonly byKey = new Map<string, ConnectionIdEntry>();
+  /** The entry {@link lookup} found last (still active). */
+  private lastHit: ConnectionIdEntry | undefined;
   private readonly toSend = new Set<number>();
   private nextSeq = 0;
   /** Highest sequence number the peer has been told of (handshake, transport parameter or a written frame). */
@@ -160,7 +162,12 @@ export class LocalConnectionIds {
 
   /** The active entry for connection ID `cid`, if any (e.g. to learn which one a packet used). */
   lookup(cid: Uint8Array): ConnectionIdEntry | undefined {
-    return this.byKey.get(connectionIdKey(cid));
+    // Nearly every packet carries the connection ID of the one before: compare bytes, no key string.
+    const last = this.lastHit;
+    if (last !== undefined && connectionIdEquals(last.connectionId, cid)) return last;
+    const entry = this.byKey.get(connectionIdKey(cid));
+    if (entry !== undefined) this.lastHit = entry;
+    return entry;
   }
 
   /** True when sequence number `sequenceNumber` is active. */
@@ -267,6 +274,7 @@ export class LocalConnectionIds {
     }
     this.active.delete(sequenceNumber);
     this.byKey.delete(connectionIdKey(entry.connectionId));
+    if (this.lastHit === entry) this.lastHit = undefined;
     this.toSend.delete(sequenceNumber);
     this.listener?.removed(entry);
     return this.replenish();

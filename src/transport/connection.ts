@@ -42,9 +42,9 @@ import { merge, Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { CONNECTION_SYSTEM_ID, connectionMachine, type ConnectionEndFacts, type ConnectionMachine, type ConnectionMachineEvent } from '../../machines/connection.js';
 import { AEAD_LIMITS } from '../crypto/keys.js';
-import { openPacket, PacketDecryptionError, removeHeaderProtection } from '../crypto/packet-protection.js';
+import { openPacket, PacketDecryptionError, unprotectHeader } from '../crypto/packet-protection.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { PacketAssembler, type OutboundSources } from '../packet/assembler.js';
+import { PacketAssembler, type FlushOptions, type OutboundSources } from '../packet/assembler.js';
 import { MIN_INITIAL_DATAGRAM_SIZE } from '../packet/builder.js';
 import type { BuilderContext } from '../packet/context.js';
 import { notifyAcked, notifyLost } from '../packet/dispatch.js';
@@ -58,7 +58,7 @@ import { QuicError, TransportErrorCode } from '../wire/errors.js';
 import { decodeFrames } from '../wire/frames/decode.js';
 import { frameTypeOf, isAckEliciting } from '../wire/frames/rules.js';
 import type { AckFrame, ConnectionCloseFrame, DatagramFrame, Frame, NewConnectionIdFrame } from '../wire/frames/types.js';
-import { checkReservedBits, iteratePackets, keyPhaseBit, type ParsedLongPacket, type ParsedPacket, type ParsedShortPacket } from '../wire/header.js';
+import { checkReservedBits, FIXED_BIT, HEADER_FORM_BIT, iteratePackets, keyPhaseBit, type ParsedLongPacket, type ParsedPacket, type ParsedShortPacket } from '../wire/header.js';
 import { spaceOf, type EncryptionLevel, type PacketNumberSpace } from '../wire/levels.js';
 import { decodeTransportParameters, encodeTransportParameters, validatePeerConnectionIds, type TransportParameters } from '../wire/transport-parameters.js';
 import { varintSize } from '../wire/varint.js';
@@ -154,6 +154,14 @@ type PacketOutcome =
 
 const EMPTY = new Uint8Array(0);
 const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
+const SPACES: readonly PacketNumberSpace[] = ['initial', 'handshake', 'application'];
+const NO_FLUSH_OPTIONS: FlushOptions = Object.freeze({});
+
+/** The earlier of `t` and `v` (`v` undefined: `t`). */
+function earlier(t: number, v: number | undefined): number {
+  return v !== undefined && v < t ? v : t;
+}
 
 function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
   return a.port === b.port && a.address === b.address;
@@ -522,10 +530,28 @@ export class QuicConnection implements QuicConnectionCore {
     } catch (e) {
       this.closeOnError(e, now);
     }
-    this.wake.next();
+    this.signal();
   }
 
   private receiveDatagram(datagram: Uint8Array, now: number): void {
+    if (datagram.length > 0 && (datagram[0] & HEADER_FORM_BIT) === 0) {
+      // One short header packet (it always ends its datagram, RFC 9000 §12.2): the checks of
+      // parsePacketHeader (RFC 9000 §17.3.1) without the generator of iteratePackets.
+      const pnOffset = 1 + this.localCids.connectionIdLength;
+      let outcome: PacketOutcome = 'dropped';
+      if (((datagram[0] & FIXED_BIT) !== 0 || this.settings.greaseQuicBit) && pnOffset < datagram.length) {
+        const packet: ParsedShortPacket = { form: 'short', dcid: datagram.subarray(1, pnOffset), packetStart: 0, pnOffset, packetEnd: datagram.length };
+        outcome = this.processPacket(datagram, packet, now);
+      } else {
+        this.packetsDropped++;
+      }
+      if (this.stateValue === 'closed' || this.stateValue === 'draining') return;
+      // RFC 9000 §10.3.1: a datagram that cannot be processed and ends in a token of the peer's is a Stateless Reset.
+      if (outcome === 'dropped' && this.peerCids !== undefined && this.peerCids.isStatelessReset(datagram)) {
+        this.enterDraining({ source: 'stateless-reset', application: false, code: 0n, reason: 'stateless reset received' }, now);
+      }
+      return;
+    }
     let authenticated = false;
     let failed = datagram.length === 0;
     if (failed) this.packetsDropped++;
@@ -624,16 +650,14 @@ export class QuicConnection implements QuicConnectionCore {
     let slot: ReadKeySlot = 'current';
     try {
       // RFC 9001 §5.4: header protection first (the same key for every key phase, §6.1).
-      const h = removeHeaderProtection(hpKeys.hp, datagram, packet.packetStart, packet.pnOffset, packet.packetEnd, tracker.largestReceived ?? -1);
-      firstByte = h.firstByte;
-      pn = h.packetNumber;
-      pnLength = h.pnLength;
+      pn = unprotectHeader(hpKeys.hp, datagram, packet.packetStart, packet.pnOffset, packet.packetEnd, tracker.largestReceived ?? -1);
+      firstByte = datagram[packet.packetStart];
+      pnLength = (firstByte & 0x03) + 1;
       let keys = hpKeys;
       if (level === 'oneRtt') {
         // RFC 9001 §6.3, §6.5: the Key Phase bit (and the packet number) choose the keys.
-        const sel = this.keys.oneRtt.select(keyPhaseBit(firstByte), pn)!;
-        keys = sel.keys;
-        slot = sel.slot;
+        slot = this.keys.oneRtt.selectSlot(keyPhaseBit(firstByte), pn)!;
+        keys = this.keys.oneRtt.keysIn(slot);
       }
       payloadEnd = openPacket(keys, datagram, packet.packetStart, packet.pnOffset, pnLength, pn, packet.packetEnd);
     } catch (e) {
@@ -1085,7 +1109,7 @@ export class QuicConnection implements QuicConnectionCore {
     const closing = this.stateValue === 'closing';
     const requested = closing ? 0 : this.probes.initial + this.probes.handshake + this.probes.application;
     const probes = requested === 0 ? undefined : { initial: this.probes.initial, handshake: this.probes.handshake, application: this.probes.application };
-    const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, probes === undefined ? {} : { probes });
+    const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, probes === undefined ? NO_FLUSH_OPTIONS : { probes });
     if (probes !== undefined) {
       // Probes the flush could not send (amplification) stay owed, first spaces first.
       let sent = result.probesSent;
@@ -1171,23 +1195,21 @@ export class QuicConnection implements QuicConnectionCore {
       default:
         break;
     }
-    let t = Number.POSITIVE_INFINITY;
-    const consider = (v: number | undefined): void => {
-      if (v !== undefined && v < t) t = v;
-    };
-    consider(this.recovery.timeout());
-    for (const space of ['initial', 'handshake', 'application'] as const) {
+    // (No closure, no array: the endpoint asks after every datagram.)
+    let t = earlier(Number.POSITIVE_INFINITY, this.recovery.timeout());
+    for (let i = 0; i < SPACES.length; i++) {
+      const space = SPACES[i];
       if (this.keys.isDiscarded(space as EncryptionLevel)) continue;
       const tracker = this.ackSource.tracker(space);
       // An ACK already due waits for the flush (pending$), not for a timer.
-      if (!tracker.isAckDue) consider(tracker.ackDeadline());
+      if (!tracker.isAckDue) t = earlier(t, tracker.ackDeadline());
     }
-    consider(this.idleDeadline());
-    if (!this.handshakeComplete) consider(this.createdAt + this.settings.handshakeTimeout);
-    consider(this.keys.oneRtt.previousKeysDiscardAt);
-    consider(this.pacingWakeAt);
-    consider(this.flushLimitedAt);
-    consider(this.keepAliveDeadline());
+    t = earlier(t, this.idleDeadline());
+    if (!this.handshakeComplete) t = earlier(t, this.createdAt + this.settings.handshakeTimeout);
+    t = earlier(t, this.keys.oneRtt.previousKeysDiscardAt);
+    t = earlier(t, this.pacingWakeAt);
+    t = earlier(t, this.flushLimitedAt);
+    t = earlier(t, this.keepAliveDeadline());
     return t === Number.POSITIVE_INFINITY ? undefined : t;
   }
 
@@ -1246,7 +1268,7 @@ export class QuicConnection implements QuicConnectionCore {
     } catch (e) {
       this.closeOnError(e, now);
     }
-    this.wake.next();
+    this.signal();
   }
 
   /** A PTO expired (RFC 9002 §6.2.4): probes are owed; in-flight CRYPTO data of the space is queued again so the probe carries it. */
@@ -1274,7 +1296,7 @@ export class QuicConnection implements QuicConnectionCore {
     const code = BigInt(options.code);
     const close: CloseReason = application ? { kind: 'application', errorCode: code, reason } : { kind: 'transport', errorCode: Number(code), reason };
     this.startClosing(close, { source: 'local', application, code, reason }, now);
-    this.wake.next();
+    this.signal();
   }
 
   /** Closes because of `error`: a QuicError with its code and frame type, anything else as INTERNAL_ERROR. */
@@ -1387,6 +1409,11 @@ export class QuicConnection implements QuicConnectionCore {
     }
   }
 
+  /** Tells pending$ subscribers (the endpoint) that a flush may have work; nothing without one (Subject.next allocates even then). */
+  private signal(): void {
+    if (this.wake.observed) this.wake.next();
+  }
+
   private emit(e: ConnectionEvent): void {
     if (this.stateValue === 'closed' && e.type !== 'closed' && e.type !== 'stateChanged') return;
     this.events.push(e);
@@ -1409,7 +1436,7 @@ export class QuicConnection implements QuicConnectionCore {
   openStream(bidirectional: boolean, now: number): number | undefined {
     this.checkOpen('openStream');
     const id = this.streams.open(bidirectional, now);
-    this.wake.next();
+    this.signal();
     return id;
   }
 
@@ -1417,7 +1444,7 @@ export class QuicConnection implements QuicConnectionCore {
   writeStream(streamId: number, data: Uint8Array, fin: boolean, now: number): boolean {
     this.checkOpen('writeStream');
     const ok = this.streams.write(streamId, data, fin, now);
-    this.wake.next();
+    this.signal();
     return ok;
   }
 
@@ -1425,7 +1452,7 @@ export class QuicConnection implements QuicConnectionCore {
   readStream(streamId: number, maxBytes: number, now: number): { readonly data: Uint8Array; readonly fin: boolean } | null {
     if (this.stateValue === 'closed') return null;
     const r = this.streams.read(streamId, maxBytes, now);
-    this.wake.next();
+    this.signal();
     return r;
   }
 
@@ -1433,14 +1460,14 @@ export class QuicConnection implements QuicConnectionCore {
   resetStream(streamId: number, code: bigint, now: number): void {
     if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
     this.streams.reset(streamId, code, now);
-    this.wake.next();
+    this.signal();
   }
 
   /** Asks the peer to stop sending (STOP_SENDING); nothing once the connection is closing. */
   stopSending(streamId: number, code: bigint, now: number): void {
     if (this.stateValue === 'closing' || this.stateValue === 'draining' || this.stateValue === 'closed') return;
     this.streams.stopSending(streamId, code, now);
-    this.wake.next();
+    this.signal();
   }
 
   /** Statistics of a stream, or undefined for an unknown one. */
@@ -1470,7 +1497,7 @@ export class QuicConnection implements QuicConnectionCore {
     if (token.length === 0) throw new Error('sendNewToken: a NEW_TOKEN frame carries a non-empty token (RFC 9000 §19.7)');
     this.checkOpen('sendNewToken');
     this.controlQueue.enqueue({ kind: 'newToken', token });
-    this.wake.next();
+    this.signal();
   }
 
   /** True when a key update may start at `now` (RFC 9001 §6.1, §6.5). */
@@ -1482,7 +1509,7 @@ export class QuicConnection implements QuicConnectionCore {
   updateKeys(now: number): boolean {
     if (!this.canUpdateKeys(now)) return false;
     this.keys.oneRtt.initiate(this.pn.application.next);
-    this.wake.next();
+    this.signal();
     return true;
   }
 

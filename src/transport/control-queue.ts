@@ -196,7 +196,7 @@ export class ControlQueue {
       this.pathResponses++;
     }
     this.fresh.push({ seq: this.nextSeq++, frame: own(frame), key });
-    this.pending.next();
+    if (this.pending.observed) this.pending.next();
     return true;
   }
 
@@ -297,6 +297,6 @@ export class ControlQueue {
     let i = this.retransmit.length;
     while (i > 0 && this.retransmit[i - 1].seq > entry.seq) i--;
     this.retransmit.splice(i, 0, entry);
-    this.pending.next();
+    if (this.pending.observed) this.pending.next();
   }
 }

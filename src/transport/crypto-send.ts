@@ -36,7 +36,7 @@ export class CryptoSendStream {
   append(data: Uint8Array): void {
     if (this.discarded || data.length === 0) return;
     this.buffer.write(data);
-    this.pending.next();
+    if (this.pending.observed) this.pending.next();
   }
 
   /** True when lost or new data waits to be sent. */
@@ -88,7 +88,7 @@ export class CryptoSendStream {
   onLost(offset: number, length: number): void {
     if (this.discarded) return;
     this.buffer.onLost(offset, length, false);
-    if (this.buffer.hasLostData) this.pending.next();
+    if (this.buffer.hasLostData && this.pending.observed) this.pending.next();
   }
 
   /** The level's keys were discarded: nothing more is sent and the data is released (RFC 9001 §4.9). */

@@ -479,7 +479,7 @@ export class FlowController {
       this.maxDataPending = true;
       signal = true;
     }
-    if (signal) this.pending.next();
+    if (signal && this.pending.observed) this.pending.next();
   }
 
   /**
@@ -510,7 +510,7 @@ export class FlowController {
       recv.onConsumed(unread, now);
       if (this.connRecv.onConsumed(unread, now) && !this.maxDataPending) {
         this.maxDataPending = true;
-        this.pending.next();
+        if (this.pending.observed) this.pending.next();
       }
     }
   }
@@ -540,7 +540,7 @@ export class FlowController {
     const key = bidirectional ? 'bidi' : 'uni';
     if (!this.maxStreamsPending[key]) {
       this.maxStreamsPending[key] = true;
-      this.pending.next();
+      if (this.pending.observed) this.pending.next();
     }
   }
 
@@ -645,7 +645,7 @@ export class FlowController {
       this.dataBlockedPending = this.connSend.limit;
       signal = true;
     }
-    if (signal) this.pending.next();
+    if (signal && this.pending.observed) this.pending.next();
   }
 
   /**
@@ -664,7 +664,7 @@ export class FlowController {
     if (limit !== undefined && this.streamsBlockedReportedAt[key] !== limit) {
       this.streamsBlockedReportedAt[key] = limit;
       this.streamsBlockedPending[key] = limit;
-      this.pending.next();
+      if (this.pending.observed) this.pending.next();
     }
     return undefined;
   }
@@ -832,7 +832,7 @@ export class FlowController {
       default:
         break;
     }
-    if (queued) this.pending.next();
+    if (queued && this.pending.observed) this.pending.next();
     return queued;
   }
 }

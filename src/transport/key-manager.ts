@@ -133,11 +133,21 @@ export class OneRttKeys {
    * is below every packet number of the current phase and they are still held, else the next keys.
    */
   select(phase: 0 | 1, pn: number): { readonly keys: PacketKeys; readonly slot: ReadKeySlot } | undefined {
-    const current = this.readCurrent;
-    if (current === undefined) return undefined;
-    if (phase === this.readPhase) return { keys: current, slot: 'current' };
-    if (this.readPrevious !== undefined && this.firstCurrentPn !== undefined && pn < this.firstCurrentPn) return { keys: this.readPrevious, slot: 'previous' };
-    return { keys: this.readNext as PacketKeys, slot: 'next' };
+    const slot = this.selectSlot(phase, pn);
+    return slot === undefined ? undefined : { keys: this.keysIn(slot), slot };
+  }
+
+  /** {@link select} without a result object (the receive path): the slot, undefined before the read keys are installed. */
+  selectSlot(phase: 0 | 1, pn: number): ReadKeySlot | undefined {
+    if (this.readCurrent === undefined) return undefined;
+    if (phase === this.readPhase) return 'current';
+    if (this.readPrevious !== undefined && this.firstCurrentPn !== undefined && pn < this.firstCurrentPn) return 'previous';
+    return 'next';
+  }
+
+  /** The read keys held in `slot` (after {@link selectSlot} chose it). */
+  keysIn(slot: ReadKeySlot): PacketKeys {
+    return (slot === 'current' ? this.readCurrent : slot === 'previous' ? this.readPrevious : this.readNext) as PacketKeys;
   }
 
   /** The generation of the keys in `slot` (before {@link onOpened} moves them). */

@@ -25,7 +25,7 @@ export class PingSource implements FrameSource {
   request(level: EncryptionLevel, count = 1): void {
     if (count <= 0) return;
     this.requested[level] += count;
-    this.pending.next();
+    if (this.pending.observed) this.pending.next();
   }
 
   /** PINGs still to send at `level`. */

@@ -198,7 +198,7 @@ export class StreamSource implements FrameSource {
       this.connectionParked.delete(streamId);
       this.ring.push(streamId);
     }
-    this.pending.next();
+    if (this.pending.observed) this.pending.next();
   }
 
   private onCreditRaised(streamId: number | undefined): void {
