@@ -9,8 +9,8 @@
 //
 // Each provider × AEAD × size runs in a child process of its own (clean JIT and heap); within it
 // the two measurements alternate every flush (64 packets, then 64 raw seals), each timed in CPU
-// time, so both see the same conditions on a shared machine; the median of several rounds (each
-// after a full garbage collection) is reported.
+// time, so both see the same conditions on a shared machine; the median of several rounds is
+// reported.
 // Absolute figures drift on shared machines: compare the ratios of one run.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -194,8 +194,11 @@ function benchCell(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
   // own, so that both see the same machine conditions; each round yields a ratio, and the median
   // round is reported.
   const rounds: { builder: number; raw: number }[] = [];
+  // No forced collection between rounds: after a gc() the builder side of a noble AES cell ran up
+  // to 2× slower for the rest of the round (measured: ratio 0.51–0.67 with it, 0.83–0.94 without),
+  // while a connection never runs right after a forced full collection; both sides pay for the
+  // collections their own allocations cause.
   for (let r = 0; r < ROUNDS; r++) {
-    gc?.();
     let tBuilder = 0;
     let tRaw = 0;
     let nBuilder = 0;
