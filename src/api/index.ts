@@ -12,5 +12,5 @@ export { QuicConnectionError, QuicStreamError, QuicError, type QuicCloseInfo, ty
 export type { AsyncReadableStream } from './inbox.js';
 export type { CertificateInput, CryptoOption, EndpointCreationOptions, InspectOption, TransportOptions } from './options.js';
 export type { ConnectionCloseInfo, ConnectionState, ConnectionStats, SocketAddress, StreamStats, TransportSettings } from '../transport/connection-types.js';
-export type { EndpointStats } from '../endpoint/endpoint.js';
+export { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
 export type { TlsHandshakeInfo } from '../tls/session-events.js';

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Observable } from 'rxjs';
 import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
-import type { EndpointStats } from '../endpoint/endpoint.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
 import type { SocketAddress } from '../endpoint/address.js';
 import { stripBrackets } from '../endpoint/address.js';
 import { spkiSha256Base64 } from '../tls/certificates.js';
@@ -42,8 +42,25 @@ export interface QuicServerOptions extends EndpointCreationOptions {
   readonly certificate?: CertificateInput;
   /** Transport settings of every connection. */
   readonly transport?: TransportOptions;
-  /** Validate client addresses with a Retry round trip before creating any state (RFC 9000 §8.1.2). Default false. */
-  readonly retry?: boolean;
+  /**
+   * Address validation with a Retry round trip before any state is created (RFC 9000 §8.1.2):
+   * `true` for every client; `'under-load'` (the default) only while {@link maxHandshakes}
+   * handshakes are in progress; `false` never (clients beyond {@link maxHandshakes} are then
+   * refused with CONNECTION_REFUSED).
+   */
+  readonly retry?: boolean | 'under-load';
+  /**
+   * Connections the server holds at most (handshaking, open or closing). At the limit a new client
+   * gets a stateless CONNECTION_REFUSED (rate limited) and creates no state; a connection frees its
+   * slot once it has closed. Default {@link DEFAULT_MAX_CONNECTIONS} (4096, about 340 MiB of
+   * connection state); `Infinity` for no limit.
+   */
+  readonly maxConnections?: number;
+  /**
+   * Handshakes in progress at most. Beyond it new clients must validate their address with a Retry
+   * first (refused instead with `retry: false`). Default {@link DEFAULT_MAX_HANDSHAKES} (1024).
+   */
+  readonly maxHandshakes?: number;
   /** Inspection observer given to every connection's actors. */
   readonly inspect?: InspectOption;
   /** Called with each connection once its handshake is complete. */
@@ -113,7 +130,7 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
     return this.inbox.readable[Symbol.asyncIterator]();
   }
 
-  /** Endpoint counters: datagrams, drops by reason, Version Negotiation, stateless resets, Retry, errors. */
+  /** Endpoint counters: datagrams, drops by reason, Version Negotiation, stateless resets, Retry, refused Initials, errors. */
   stats(): EndpointStats {
     return this.endpoint.stats();
   }
@@ -193,7 +210,9 @@ export async function createServer(options: QuicServerOptions): Promise<QuicServ
     endpoint.endpoint.listen({
       tls,
       transport: options.transport,
-      retry: options.retry === true,
+      retry: options.retry ?? 'under-load',
+      maxConnections: options.maxConnections,
+      maxHandshakes: options.maxHandshakes,
       inspect: toInspectFunction(options.inspect),
       onConnection: (ec) => server.accept(ec, datagramReceiveQueueLength),
     });

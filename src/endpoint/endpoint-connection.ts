@@ -33,6 +33,8 @@ export interface EndpointHost {
   removeRoute(key: string, connection: EndpointConnection): void;
   /** Called once, when the connection is gone (closed or torn down). */
   connectionGone(connection: EndpointConnection): void;
+  /** Called once, when the core reports `handshakeComplete` (the connection no longer counts as a handshake in progress). */
+  handshakeComplete(connection: EndpointConnection): void;
   /** Counts a connection that threw. */
   countConnectionError(): void;
 }
@@ -71,6 +73,7 @@ export class EndpointConnection {
   private resettle = false;
   private failures = 0;
   private gone = false;
+  private handshakeDone = false;
   private closeInfo: ConnectionCloseInfo | undefined;
 
   /**
@@ -244,7 +247,14 @@ export class EndpointConnection {
         const events = this.core.drainEvents();
         if (events.length === 0) continue;
         let closed = false;
-        for (let i = 0; i < events.length; i++) if (events[i].type === 'closed') closed = true;
+        for (let i = 0; i < events.length; i++) {
+          const type = events[i].type;
+          if (type === 'closed') closed = true;
+          else if (type === 'handshakeComplete' && !this.handshakeDone) {
+            this.handshakeDone = true;
+            this.host.handshakeComplete(this);
+          }
+        }
         if (closed) {
           this.finish(events);
           return;

@@ -10,6 +10,10 @@
  * - a client Initial for no known connection creates a server connection when the endpoint
  *   listens, the datagram is at least 1200 bytes (RFC 9000 §14.1) and the Destination Connection
  *   ID at least 8 bytes (§7.2) — after address validation with a Retry when asked (§8.1.2);
+ * - a server holds at most `maxConnections` server connections and `maxHandshakes` handshakes in
+ *   progress: beyond the first, or beyond the second without Retry, a client Initial is refused
+ *   statelessly with CONNECTION_REFUSED (§5.2.2, §10.2.3, rate limited); beyond the second with
+ *   Retry available (the default), it gets a Retry (address validation under load, §8.1.2);
  * - a long header of an unsupported version gets a Version Negotiation packet, greased with a
  *   reserved version (§6.1, §15), when the datagram could start a connection, within a rate limit;
  * - a short header for an unknown connection ID is first offered to connections with the same
@@ -71,6 +75,27 @@ export const DEFAULT_SOCKET_BUFFER_SIZE = 4 * 1024 * 1024;
 /** Default bound on {@link Endpoint.close}'s wait for connections to finish closing, ms. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
 
+/**
+ * Default {@link EndpointServerOptions.maxConnections}: 4096 server connections. An idle
+ * established connection holds about 85 KiB (bench/connection: heap plus ArrayBuffers), so the
+ * default bounds what peers can make a server hold at roughly 340 MiB — well inside Node's default
+ * heap limit (2–4 GiB on 64-bit machines), leaving room for the application's own per-connection
+ * state. Servers with more memory raise it.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
+/**
+ * Default {@link EndpointServerOptions.maxHandshakes}: 1024 server handshakes in progress, a
+ * quarter of {@link DEFAULT_MAX_CONNECTIONS}. A handshake is the state an unvalidated (possibly
+ * spoofed) address can make the server create, and it costs more than an idle connection (TLS
+ * state, the certificate flight, a signature); beyond this bound new clients must first prove
+ * their address with a Retry (or are refused when Retry is off).
+ */
+export const DEFAULT_MAX_HANDSHAKES = 1024;
+
+/** Default {@link EndpointServerOptions.refusals}: 10 per second per address (burst 10), 200 per second overall, as Version Negotiation. */
+export const DEFAULT_REFUSAL_LIMITS: StatelessResetLimiterOptions = { perAddressRate: 10, perAddressBurst: 10, globalRate: 200, globalBurst: 200 };
+
 /** Options of an {@link Endpoint}. */
 export interface EndpointOptions {
   /** Address to bind; default `0.0.0.0`, or `::` when {@link type} is `udp6`. */
@@ -118,10 +143,35 @@ export interface EndpointServerOptions {
   readonly tls: Omit<TlsServerConfig, 'transportParameters'>;
   /** Transport settings of accepted connections. */
   readonly transport?: Partial<TransportSettings>;
-  /** Validate client addresses with a Retry before creating a connection (RFC 9000 §8.1.2). Default false. */
-  readonly retry?: boolean;
+  /**
+   * Address validation with a Retry before a connection is created (RFC 9000 §8.1.2): `true` asks
+   * it of every client; `'under-load'` (the default) only of new clients while
+   * {@link maxHandshakes} handshakes are in progress; `false` never (clients beyond
+   * {@link maxHandshakes} are then refused with CONNECTION_REFUSED).
+   */
+  readonly retry?: boolean | 'under-load';
   /** Retry token key and lifetime. */
   readonly retryTokens?: RetryTokenOptions;
+  /**
+   * Server connections this endpoint holds at most (handshaking, open, closing or draining; client
+   * connections started on the same endpoint are not counted). At the limit a client Initial
+   * creates no state: it is answered statelessly with CONNECTION_REFUSED (RFC 9000 §5.2.2,
+   * §10.2.3) within the {@link refusals} rate limit, else dropped — even one carrying a valid
+   * Retry token. A connection frees its slot once it is gone. A non-negative integer or
+   * `Infinity`; default {@link DEFAULT_MAX_CONNECTIONS}.
+   */
+  readonly maxConnections?: number;
+  /**
+   * Server handshakes in progress (connections not yet handshake-complete) at most. Beyond it a
+   * client Initial without a valid Retry token gets a Retry (address validation under load,
+   * RFC 9000 §8.1.2) unless {@link retry} is `false`, in which case it is refused as at
+   * {@link maxConnections}. Clients that proved their address with a Retry token are admitted up
+   * to {@link maxConnections}. A non-negative integer or `Infinity`; default
+   * {@link DEFAULT_MAX_HANDSHAKES}.
+   */
+  readonly maxHandshakes?: number;
+  /** Rate limits on the stateless CONNECTION_REFUSED closes sent at a limit; default {@link DEFAULT_REFUSAL_LIMITS}. */
+  readonly refusals?: StatelessResetLimiterOptions;
   /** Inspection observer passed to every accepted connection. */
   readonly inspect?: InspectFunction;
   /** Called synchronously with each new server connection, before its first datagram is processed. */
@@ -168,6 +218,8 @@ export interface EndpointStats {
     unsupportedVersion: number;
     /** A short header packet for no known connection that got no Stateless Reset (too small, limited, disabled). */
     unanswered: number;
+    /** A client Initial refused at {@link EndpointServerOptions.maxConnections} or {@link EndpointServerOptions.maxHandshakes} whose CONNECTION_REFUSED answer was rate limited. */
+    refusalLimited: number;
   };
   /** Server connections created. */
   connectionsAccepted: number;
@@ -177,8 +229,17 @@ export interface EndpointStats {
   versionNegotiationsSent: number;
   /** Stateless resets sent. */
   statelessResetsSent: number;
-  /** Retry packets sent. */
+  /** Retry packets sent (those of {@link retriesUnderLoad} included). */
   retriesSent: number;
+  /**
+   * Client Initials refused without creating a connection, with a stateless CONNECTION_REFUSED
+   * close: at {@link EndpointServerOptions.maxConnections}, or beyond
+   * {@link EndpointServerOptions.maxHandshakes} when Retry is off. Refusals that were rate limited
+   * are counted in `dropped.refusalLimited` instead.
+   */
+  initialsRefused: number;
+  /** Retry packets sent only because {@link EndpointServerOptions.maxHandshakes} handshakes were in progress (address validation under load). */
+  retriesUnderLoad: number;
   /** Initials whose Retry token was invalid or expired (answered with INVALID_TOKEN). */
   invalidTokens: number;
   /** Unroutable short-header datagrams offered to connections with the same peer address. */
@@ -195,17 +256,40 @@ function newStats(): EndpointStats {
     bytesReceived: 0,
     datagramsSent: 0,
     bytesSent: 0,
-    dropped: { malformed: 0, unknownConnection: 0, initialTooSmall: 0, notListening: 0, unsupportedVersion: 0, unanswered: 0 },
+    dropped: { malformed: 0, unknownConnection: 0, initialTooSmall: 0, notListening: 0, unsupportedVersion: 0, unanswered: 0, refusalLimited: 0 },
     connectionsAccepted: 0,
     connectionsStarted: 0,
     versionNegotiationsSent: 0,
     statelessResetsSent: 0,
     retriesSent: 0,
+    initialsRefused: 0,
+    retriesUnderLoad: 0,
     invalidTokens: 0,
     offeredByAddress: 0,
     connectionErrors: 0,
     socketErrors: 0,
   };
+}
+
+/** What {@link Endpoint.listen} keeps: the options and what was derived from them. */
+interface ListeningState {
+  readonly options: EndpointServerOptions;
+  /** `retry: true`: every client without a valid Retry token gets a Retry. */
+  readonly retryAll: boolean;
+  /** Retry is available beyond maxHandshakes (`retry` not `false`). */
+  readonly retryUnderLoad: boolean;
+  readonly tokens: RetryTokens | undefined;
+  readonly maxConnections: number;
+  readonly maxHandshakes: number;
+  readonly refusals: StatelessResetLimiter;
+}
+
+/** A connection limit: a non-negative integer or `Infinity` (no limit). */
+function checkLimit(name: string, value: number): number {
+  if (value !== Number.POSITIVE_INFINITY && (!Number.isInteger(value) || value < 0)) {
+    throw new RangeError(`${name} must be a non-negative integer or Infinity, got ${value}`);
+  }
+  return value;
 }
 
 /** The reserved-version pattern 0x?a?a?a?a (RFC 9000 §15) with random high nibbles. */
@@ -239,7 +323,11 @@ export class Endpoint {
   private readonly routes = new Map<string, EndpointConnection>();
   private readonly byAddress = new Map<string, Set<EndpointConnection>>();
   private readonly live = new Set<EndpointConnection>();
-  private server: (EndpointServerOptions & { readonly tokens: RetryTokens | undefined }) | undefined;
+  private server: ListeningState | undefined;
+  /** Server connections registered (they hold a {@link EndpointServerOptions.maxConnections} slot until gone). */
+  private readonly serverConnections = new Set<EndpointConnection>();
+  /** Server connections whose handshake is not complete yet (they hold a {@link EndpointServerOptions.maxHandshakes} slot). */
+  private readonly handshaking = new Set<EndpointConnection>();
   private localAddress: SocketAddress;
   private socketClosed = false;
   private closing: Promise<void> | undefined;
@@ -313,6 +401,16 @@ export class Endpoint {
     return this.live.size;
   }
 
+  /** Server connections currently registered: what {@link EndpointServerOptions.maxConnections} bounds. */
+  get serverConnectionCount(): number {
+    return this.serverConnections.size;
+  }
+
+  /** Server connections whose handshake is not complete: what {@link EndpointServerOptions.maxHandshakes} bounds. */
+  get handshakeCount(): number {
+    return this.handshaking.size;
+  }
+
   /** True once the socket is closed. */
   get isClosed(): boolean {
     return this.socketClosed;
@@ -327,7 +425,20 @@ export class Endpoint {
   listen(options: EndpointServerOptions): void {
     if (this.socketClosed || this.closing !== undefined) throw new Error('the endpoint is closed');
     if (this.server !== undefined) throw new Error('the endpoint already listens');
-    this.server = { ...options, tokens: options.retry === true || options.retryTokens !== undefined ? new RetryTokens(this.provider, options.retryTokens) : undefined };
+    const maxConnections = checkLimit('maxConnections', options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+    const maxHandshakes = checkLimit('maxHandshakes', options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    const retry = options.retry ?? 'under-load';
+    this.server = {
+      options,
+      retryAll: retry === true,
+      // Retry tokens are needed for Retry (always or under load) and to read tokens of Retries sent
+      // before (`retryTokens` given with `retry: false`).
+      tokens: retry !== false || options.retryTokens !== undefined ? new RetryTokens(this.provider, options.retryTokens) : undefined,
+      retryUnderLoad: retry !== false,
+      maxConnections,
+      maxHandshakes,
+      refusals: new StatelessResetLimiter(options.refusals ?? DEFAULT_REFUSAL_LIMITS),
+    };
     this.updateRef();
   }
 
@@ -438,6 +549,9 @@ export class Endpoint {
   /** @internal */
   connectionGone(connection: EndpointConnection): void {
     if (!this.live.delete(connection)) return;
+    // Its limit slots are free again (maxConnections, maxHandshakes).
+    this.serverConnections.delete(connection);
+    this.handshaking.delete(connection);
     const key = addressKey(connection.remoteAddress);
     const set = this.byAddress.get(key);
     if (set !== undefined) {
@@ -446,6 +560,11 @@ export class Endpoint {
     }
     this.updateRef();
     this.maybeIdle();
+  }
+
+  /** @internal */
+  handshakeComplete(connection: EndpointConnection): void {
+    this.handshaking.delete(connection);
   }
 
   /** @internal */
@@ -589,27 +708,50 @@ export class Endpoint {
       this.send(close, from);
       return;
     }
-    if (server.retry === true && !addressValidated) {
-      this.sendRetry(packet, from);
+    // Every buffer a peer can grow has a bound: the connections themselves first. At the limit a
+    // client Initial creates no state, even with a valid Retry token — a validated address does
+    // not entitle a client to a connection (RFC 9000 §8.1; refusal with CONNECTION_REFUSED,
+    // §5.2.2, §10.2.3).
+    if (this.serverConnections.size >= server.maxConnections) {
+      this.refuse(server, packet, from, now, 'server connection limit reached');
       return;
+    }
+    if (!addressValidated) {
+      if (server.retryAll && server.tokens !== undefined) {
+        this.sendRetry(server.tokens, packet, from);
+        return;
+      }
+      if (this.handshaking.size >= server.maxHandshakes) {
+        // Address validation under load (RFC 9000 §8.1.2: a server may send a Retry whenever it
+        // wants an address validated, e.g. when it is busy), as quinn and msquic do; a client
+        // that comes back with the token is admitted below up to maxConnections.
+        if (server.retryUnderLoad && server.tokens !== undefined) {
+          this.stats.retriesUnderLoad++;
+          this.sendRetry(server.tokens, packet, from);
+        } else {
+          this.refuse(server, packet, from, now, 'server busy');
+        }
+        return;
+      }
     }
     // A clean copy: `from` may be the socket's RemoteInfo (with its `size`).
     const remote: SocketAddress = { address: from.address, port: from.port, family: from.family };
+    const listenOptions = server.options;
     const options: ServerConnectionOptions = {
       role: 'server',
       provider: this.provider,
-      transport: { ...server.transport, connectionIdLength: this.connectionIdLength },
+      transport: { ...listenOptions.transport, connectionIdLength: this.connectionIdLength },
       now,
       epochOffset: this.epochOffset,
       remoteAddress: remote,
       statelessResetKey: this.statelessResetKey,
-      tls: server.tls,
+      tls: listenOptions.tls,
       version: packet.version,
       originalDestinationCid: originalDestinationCid.slice(),
       clientSourceCid: packet.scid.slice(),
       retrySourceCid,
       addressValidated,
-      inspect: server.inspect,
+      inspect: listenOptions.inspect,
     };
     let core: QuicConnectionCore;
     try {
@@ -619,13 +761,36 @@ export class Endpoint {
       return;
     }
     const connection = this.register(core, remote, [cidKey(packet.dcid)]);
+    this.serverConnections.add(connection);
+    this.handshaking.add(connection);
     this.stats.connectionsAccepted++;
-    server.onConnection(connection);
+    listenOptions.onConnection(connection);
     connection.receive(datagram, from, now);
   }
 
-  private sendRetry(packet: ParsedLongPacket, from: SocketAddress): void {
-    const tokens = this.server!.tokens!;
+  /**
+   * Refuses a client Initial statelessly: an Initial-protected CONNECTION_CLOSE with
+   * CONNECTION_REFUSED (RFC 9000 §10.2.3 allows a server to close a connection in the Initial
+   * space before creating any state), within the refusal rate limit; dropped beyond it. The close
+   * is far smaller than the 1200-byte datagram that triggered it (§8.1).
+   */
+  private refuse(server: ListeningState, packet: ParsedLongPacket, from: SocketAddress, now: number, reason: string): void {
+    if (this.socketClosed || !server.refusals.allow(addressKey(from), now)) {
+      this.stats.dropped.refusalLimited++;
+      return;
+    }
+    const close = buildInitialClose(this.provider, {
+      version: packet.version,
+      clientDestinationCid: packet.dcid,
+      clientSourceCid: packet.scid,
+      errorCode: TransportErrorCode.CONNECTION_REFUSED,
+      reason,
+    });
+    this.stats.initialsRefused++;
+    this.send(close, from);
+  }
+
+  private sendRetry(tokens: RetryTokens, packet: ParsedLongPacket, from: SocketAddress): void {
     // The Retry's Source Connection ID becomes the Destination Connection ID of the client's next
     // Initial (RFC 9000 §7.2), so it meets the 8-byte minimum checked above.
     const scid = this.provider.randomBytes(Math.max(MIN_INITIAL_DCID_LENGTH, this.connectionIdLength));
