@@ -72,8 +72,30 @@ export interface TransportSettings {
   readonly connectionIdLength: number;
   /** Initial RTT estimate, ms (RFC 9002 §6.2.2). Default 333. */
   readonly initialRtt: number;
-  /** Path MTU assumed (UDP payload bytes). Default 1200 (RFC 9000 §14). */
+  /**
+   * Path MTU assumed (UDP payload bytes) before and without PMTU discovery, and the size it falls
+   * back to after a black hole (BASE_PLPMTU, RFC 8899 §5.1.2). Default 1200 (RFC 9000 §14).
+   */
   readonly maxDatagramSize: number;
+  /**
+   * Datagram Packetization Layer PMTU Discovery (RFC 9000 §14.3, RFC 8899): once the handshake is
+   * confirmed and the peer's address validated, probe (PING + PADDING datagrams) for a larger
+   * path MTU up to {@link pathMtuUpperBound}, raise the datagram size on each acknowledged probe,
+   * and fall back to {@link maxDatagramSize} when large packets vanish (a black hole). Default true.
+   *
+   * Node's `node:dgram` cannot set Don't Fragment (IP_MTU_DISCOVER) itself; Linux sockets default
+   * to IP_PMTUDISC_WANT: a datagram within the route's known PMTU leaves with DF set (a smaller hop
+   * drops it, which is what discovery needs), one above a PMTU the kernel learnt from ICMP is
+   * fragmented locally and may then pass as a successful probe.
+   */
+  readonly pathMtuDiscovery: boolean;
+  /**
+   * The largest UDP payload PMTU discovery probes for (MAX_PLPMTU before the peer's
+   * max_udp_payload_size caps it). Default 1452: an Ethernet MTU of 1500 minus IPv6 (40) and UDP
+   * (8) headers, which also fits IPv4. Loopback carries far more (IPv4 up to 65 507, IPv6 on a
+   * 65 536-byte loopback MTU up to 65 488); the largest accepted value is 65 527 (RFC 9000 §18.2).
+   */
+  readonly pathMtuUpperBound: number;
   /** Send a PING when the connection has been idle for this long, ms; 0 = never. Default 0. */
   readonly keepAliveInterval: number;
   /** Stream send-buffer high-water mark, bytes: writes beyond it report backpressure. Default 1 MiB. */
@@ -236,6 +258,15 @@ export interface ConnectionStats {
   readonly keyUpdates: number;
   /** Handshake duration, ms (undefined until complete). */
   readonly handshakeDuration: number | undefined;
+  /** The path MTU in use: the largest UDP payload the connection sends now, bytes (PMTU discovery raises it, RFC 9000 §14.3). */
+  readonly pathMtu: number;
+  /** PMTU discovery's state (RFC 8899 §5.2): `disabled`, `base`, `searching`, `searchComplete` or `error`. */
+  readonly pmtudState: 'disabled' | 'base' | 'searching' | 'searchComplete' | 'error';
+  /** PMTU probes sent / lost (or timed out). */
+  readonly mtuProbesSent: number;
+  readonly mtuProbesLost: number;
+  /** Black holes PMTU discovery detected (each a fall back to `maxDatagramSize`). */
+  readonly pmtuBlackHoles: number;
 }
 
 /** Per-stream statistics. */

@@ -25,6 +25,13 @@
  * (RFC 9000 §8.1) and the congestion window and pacer (RFC 9002 §7). DATAGRAM frames are asked
  * before STREAM frames: they are time-sensitive and small, and never retransmitted.
  *
+ * Path MTU: DPLPMTUD (RFC 9000 §14.3, RFC 8899; {@link PathMtuDiscovery}) starts once the handshake
+ * is confirmed and the peer's address validated: probes go out through the same flush
+ * (`mtuProbeSize`, at most one outstanding), their acknowledgements raise the datagram size the
+ * builder reads from `SendLimits.maxDatagramSize`, their losses are no congestion signal (RFC 9000
+ * §14.4, in recovery), and a black hole falls back to the `maxDatagramSize` setting. DATAGRAM
+ * frames stay sized to that base: one cannot be split, and must fit whatever the path falls back to.
+ *
  * Lifecycle: a live actor of `machines/connection.ts` (the definition of the states), parent of
  * the TLS handshake actor and, with `options.inspect`, of the packet builder's lifecycle mirror.
  * Only lifecycle events reach it.
@@ -32,7 +39,7 @@
  * Not implemented (documented, not faked): connection migration and path validation of a new
  * path — datagrams from an address other than the peer's are dropped and counted (the
  * connection announces disable_active_migration by default); 0-RTT (the client never offers early
- * data; 0-RTT packets are dropped); PMTU discovery (the path MTU is `maxDatagramSize`); ECN
+ * data; 0-RTT packets are dropped); ECN
  * marking (received packets are counted as not-ECT); compatible version negotiation (RFC 9368);
  * sending PATH_CHALLENGE; using the server's preferred address (its connection ID is recorded).
  *
@@ -52,6 +59,7 @@ import { PacketNumberState } from '../packet/packet-numbers.js';
 import { cryptoRandomSource, type RandomSource } from '../packet/random.js';
 import type { FrameSource, SentPacket } from '../packet/types.js';
 import { Recovery, recoverySendLimits, type ProbeRequest } from '../recovery/index.js';
+import { PathMtuDiscovery } from './pmtud.js';
 import { createClientSession, createServerSession, type TlsSession } from '../tls/session.js';
 import type { TlsHandshakeInfo } from '../tls/session-events.js';
 import { QuicError, TransportErrorCode } from '../wire/errors.js';
@@ -157,6 +165,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: false });
 
 const SPACES: readonly PacketNumberSpace[] = ['initial', 'handshake', 'application'];
 const NO_FLUSH_OPTIONS: FlushOptions = Object.freeze({});
+const NO_PACKETS: readonly SentPacket[] = Object.freeze([]);
 
 /** The earlier of `t` and `v` (`v` undefined: `t`). */
 function earlier(t: number, v: number | undefined): number {
@@ -195,6 +204,14 @@ export class QuicConnection implements QuicConnectionCore {
   private readonly keys: KeyManager;
   private readonly tls: TlsSession;
   private readonly recovery: Recovery;
+  /** DPLPMTUD of the path (RFC 8899). */
+  private readonly pmtud: PathMtuDiscovery;
+  /** PMTU discovery is on and has not started yet (waits for a confirmed handshake and a validated address). */
+  private pmtudWaiting: boolean;
+  /** The PLPMTU last applied to recovery. */
+  private appliedPlpmtu: number;
+  /** The MTU probe size asked of the flush under way (0: none). */
+  private mtuProbeRequested = 0;
   private readonly pn: Record<PacketNumberSpace, PacketNumberState>;
   private readonly assembler: PacketAssembler;
   private readonly builderContext: BuilderContext;
@@ -344,6 +361,11 @@ export class QuicConnection implements QuicConnectionCore {
       this.peerCids = new PeerConnectionIds({ activeConnectionIdLimit: settings.activeConnectionIdLimit, initialConnectionId: options.clientSourceCid });
       this.amplification = new AmplificationLimit(options.addressValidated === true);
     }
+
+    // Path MTU discovery (RFC 9000 §14.3): the builder's datagram size follows its PLPMTU.
+    this.pmtud = new PathMtuDiscovery({ base: settings.maxDatagramSize });
+    this.pmtudWaiting = settings.pathMtuDiscovery;
+    this.appliedPlpmtu = this.pmtud.plpmtu;
 
     // Loss recovery and the packet builder.
     this.recovery = new Recovery({ isServer: options.role === 'server', initialRtt: settings.initialRtt, maxDatagramSize: settings.maxDatagramSize });
@@ -859,6 +881,41 @@ export class QuicConnection implements QuicConnectionCore {
     if (space === 'application' && this.keys.oneRtt.write !== undefined) this.keys.oneRtt.onAckReceived(f.largest, carrierGeneration, now, this.pto());
     for (const p of outcome.acked) notifyAcked(p);
     for (const p of outcome.lost) notifyLost(p);
+    if (space === 'application' && this.pmtud.state !== 'disabled') this.pmtudVerdicts(outcome.acked, outcome.lost, now);
+  }
+
+  /** Feeds recovery's verdicts on 1-RTT packets to PMTU discovery and applies a new PLPMTU. */
+  private pmtudVerdicts(acked: readonly SentPacket[], lost: readonly SentPacket[], now: number): void {
+    const d = this.pmtud;
+    for (let i = 0; i < acked.length; i++) {
+      const p = acked[i];
+      if (p.isMtuProbe) d.onProbeAcked(p.packetNumber, p.size, p.timeSent, now);
+      else if (p.ackEliciting) d.onPacketAcked(p.packetNumber, p.size, p.timeSent, now);
+    }
+    for (let i = 0; i < lost.length; i++) {
+      const p = lost[i];
+      if (p.level !== 'oneRtt') continue;
+      if (p.isMtuProbe) d.onProbeLost(p.packetNumber, now);
+      else if (p.ackEliciting) d.onPacketLost(p.packetNumber, p.size, p.timeSent, now);
+    }
+    this.applyPlpmtu();
+  }
+
+  /** The datagram size follows a changed PLPMTU; recovery's windows too (RFC 9002 §7.2). */
+  private applyPlpmtu(): void {
+    if (this.pmtud.plpmtu === this.appliedPlpmtu) return;
+    this.appliedPlpmtu = this.pmtud.plpmtu;
+    this.recovery.setMaxDatagramSize(this.maxDatagramSize());
+  }
+
+  /** Starts PMTU discovery once the handshake is confirmed and the peer's address validated (RFC 9000 §14.3, §14.4). */
+  private maybeStartPmtud(now: number): void {
+    if (!this.pmtudWaiting || !this.handshakeConfirmed || !this.amplification.validated) return;
+    this.pmtudWaiting = false;
+    const peer = this.peerTp?.maxUdpPayloadSize ?? MIN_INITIAL_DATAGRAM_SIZE;
+    // MAX_PLPMTU: the local upper bound, capped by the peer's max_udp_payload_size (RFC 9000 §14.3, §18.2).
+    this.pmtud.start(Math.min(this.settings.pathMtuUpperBound, peer), now);
+    this.applyPlpmtu();
   }
 
   private onNewConnectionId(f: NewConnectionIdFrame): void {
@@ -995,6 +1052,7 @@ export class QuicConnection implements QuicConnectionCore {
     // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
     this.discardLevel('initial', now);
     this.discardLevel('handshake', now);
+    this.maybeStartPmtud(now);
   }
 
   /** Discards the keys and state of `level` (RFC 9001 §4.9; RFC 9002 §6.4). */
@@ -1109,7 +1167,15 @@ export class QuicConnection implements QuicConnectionCore {
     const closing = this.stateValue === 'closing';
     const requested = closing ? 0 : this.probes.initial + this.probes.handshake + this.probes.application;
     const probes = requested === 0 ? undefined : { initial: this.probes.initial, handshake: this.probes.handshake, application: this.probes.application };
-    const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, probes === undefined ? NO_FLUSH_OPTIONS : { probes });
+    if (this.pmtudWaiting) this.maybeStartPmtud(now);
+    // At most one PMTU probe outstanding (PathMtuDiscovery.probeSize is undefined while one is).
+    const mtuProbeSize = closing ? undefined : this.pmtud.probeSize();
+    let options = NO_FLUSH_OPTIONS;
+    if (mtuProbeSize !== undefined) options = probes === undefined ? { mtuProbeSize } : { probes, mtuProbeSize };
+    else if (probes !== undefined) options = { probes };
+    this.mtuProbeRequested = mtuProbeSize ?? 0;
+    const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, options);
+    this.mtuProbeRequested = 0;
     if (probes !== undefined) {
       // Probes the flush could not send (amplification) stay owed, first spaces first.
       let sent = result.probesSent;
@@ -1132,6 +1198,10 @@ export class QuicConnection implements QuicConnectionCore {
 
   private onPacketSent(packet: SentPacket): void {
     this.recovery.onPacketSent(packet);
+    if (packet.level === 'oneRtt') {
+      if (packet.isMtuProbe) this.pmtud.onProbeSent(packet.packetNumber, this.mtuProbeRequested || packet.size, packet.timeSent, this.pto());
+      else if (packet.ackEliciting) this.pmtud.onPacketSent(packet.packetNumber, packet.size);
+    }
     if (packet.ackEliciting) {
       // RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts the idle timer.
       if (!this.ackElicitingSinceReceive) this.lastActivity = packet.timeSent;
@@ -1154,15 +1224,23 @@ export class QuicConnection implements QuicConnectionCore {
     return this.peerCids !== undefined ? this.peerCids.current.connectionId : this.dcid;
   }
 
-  /** min(path MTU, the peer's max_udp_payload_size) (RFC 9000 §14, §18.2). */
+  /** min(path MTU — PMTU discovery's PLPMTU —, the peer's max_udp_payload_size) (RFC 9000 §14, §18.2). */
   private maxDatagramSize(): number {
     const peer = this.peerTp?.maxUdpPayloadSize;
-    return peer === undefined ? this.settings.maxDatagramSize : Math.min(this.settings.maxDatagramSize, peer);
+    const mtu = this.pmtud.plpmtu;
+    return peer === undefined ? mtu : Math.min(mtu, peer);
   }
 
-  /** Frame bytes an otherwise empty 1-RTT packet carries: the datagram minus the largest short header (1 + 20 + 4) and the AEAD tag. */
+  /**
+   * Frame bytes an otherwise empty 1-RTT packet carries at the base path MTU (the
+   * `maxDatagramSize` setting, capped by the peer): the datagram minus the largest short header
+   * (1 + 20 + 4) and the AEAD tag. Not PMTU discovery's size: a DATAGRAM frame cannot be split and
+   * must still fit after a fall back.
+   */
   private maxDatagramPayloadRoom(): number {
-    return this.maxDatagramSize() - 25 - 16;
+    const peer = this.peerTp?.maxUdpPayloadSize;
+    const base = peer === undefined ? this.settings.maxDatagramSize : Math.min(this.settings.maxDatagramSize, peer);
+    return base - 25 - 16;
   }
 
   /** RFC 9002 §6.2.2.1: a server blocked by the amplification limit arms no PTO; tell recovery when that changes. */
@@ -1210,6 +1288,7 @@ export class QuicConnection implements QuicConnectionCore {
     t = earlier(t, this.pacingWakeAt);
     t = earlier(t, this.flushLimitedAt);
     t = earlier(t, this.keepAliveDeadline());
+    t = earlier(t, this.pmtud.nextTimeout());
     return t === Number.POSITIVE_INFINITY ? undefined : t;
   }
 
@@ -1259,6 +1338,13 @@ export class QuicConnection implements QuicConnectionCore {
       this.ackSource.onTimeout(now);
       const r = this.recovery.onTimeout(now);
       for (const p of r.lost) notifyLost(p);
+      if (this.pmtud.state !== 'disabled') {
+        if (r.lost.length > 0) this.pmtudVerdicts(NO_PACKETS, r.lost, now);
+        // RFC 8899 §4.3: PTOs with nothing acknowledged may be a black hole; before the probes are built.
+        if (r.probe !== undefined) this.pmtud.onPtoExpired(this.recovery.ptoCount, now);
+        this.pmtud.onTimeout(now);
+        this.applyPlpmtu();
+      }
       if (r.probe !== undefined) this.onProbe(r.probe);
       const keepAlive = this.keepAliveDeadline();
       if (keepAlive !== undefined && now >= keepAlive) {
@@ -1516,6 +1602,7 @@ export class QuicConnection implements QuicConnectionCore {
   /** Connection statistics. */
   stats(): ConnectionStats {
     const r = this.recovery.stats();
+    const d = this.pmtud.stats();
     return {
       smoothedRtt: r.smoothedRtt,
       latestRtt: r.latestRtt,
@@ -1536,6 +1623,11 @@ export class QuicConnection implements QuicConnectionCore {
       ptoCount: r.ptoExpirations,
       keyUpdates: this.keys.oneRtt.keyUpdates,
       handshakeDuration: this.handshakeDuration,
+      pathMtu: this.maxDatagramSize(),
+      pmtudState: this.pmtud.state,
+      mtuProbesSent: d.probesSent,
+      mtuProbesLost: d.probesLost,
+      pmtuBlackHoles: d.blackHoles,
     };
   }
 }

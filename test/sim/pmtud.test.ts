@@ -1,0 +1,117 @@
+// Path MTU discovery (RFC 9000 §14.3, RFC 8899) on a simulated network whose links drop datagrams
+// above their MTU: the search converges to the path MTU and never goes above it, probe losses do not
+// shrink the congestion window, a later drop of the link MTU is detected as a black hole and the
+// connection falls back to 1200 bytes and still delivers every byte, disabled discovery never
+// probes, and a large-MTU path carries the same bytes in fewer datagrams.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, Transfer, type PairOptions, type TransferPlan } from '../support/connection-pair.js';
+import type { LinkOptions } from '../support/sim-network.js';
+
+const KB = 1024;
+
+/** Link options that record every datagram's size (before the MTU check) and drop those above `mtu`. */
+function watched(mtu: number, delay = 10): { link: LinkOptions & { mtu: number }; sizes: number[] } {
+  const sizes: number[] = [];
+  return {
+    sizes,
+    link: {
+      delay,
+      mtu,
+      filter: (d: Uint8Array) => {
+        sizes.push(d.length);
+        return 'deliver';
+      },
+    },
+  };
+}
+
+test('the search converges to a link MTU of 1400 (within 10 bytes, within 20 probes) and nothing above it is ever delivered', async () => {
+  const up = watched(1400);
+  const down = watched(1400);
+  const p = await createPair({ seed: 21, up: up.link, down: down.link });
+  assert.ok(p.handshake());
+  p.net.advance(5_000);
+  for (const sc of [p.client, p.server]) {
+    const s = sc.conn.stats();
+    assert.is(s.pmtudState, 'searchComplete', `${sc.conn.role}: ${s.pmtudState}`);
+    assert.ok(s.pathMtu >= 1390 && s.pathMtu <= 1400, `${sc.conn.role} path MTU ${s.pathMtu}`);
+    assert.ok(s.mtuProbesSent <= 20, `${sc.conn.role}: ${s.mtuProbesSent} probes`);
+    assert.ok(s.mtuProbesLost >= 3, `${sc.conn.role}: the first probe (1452) was lost ${s.mtuProbesLost} times`);
+  }
+  // Datagrams above the link MTU were only probes, and the link dropped every one of them.
+  const ls = p.net.link(CLIENT_ADDRESS, SERVER_ADDRESS).stats;
+  assert.ok(ls.tooBig >= 3);
+  assert.is(p.client.closeInfo, undefined);
+});
+
+test('a transfer while probing: probe losses do not reduce the congestion window and every byte arrives', async () => {
+  const up = watched(1300);
+  const down = watched(1300);
+  const t = new Transfer({ streams: 2, bytes: 256 * KB, response: 256 * KB });
+  const p = await createPair({ seed: 22, up: up.link, down: down.link, clientHandler: t.clientHandler, serverHandler: t.serverHandler });
+  assert.ok(p.net.run(() => t.done, 120_000));
+  assert.equal(t.mismatches(), []);
+  for (const sc of [p.client, p.server]) {
+    const s = sc.conn.stats();
+    assert.ok(s.mtuProbesLost >= 3, `${sc.conn.role}: ${s.mtuProbesLost} probes lost`);
+    // No loss but the probes' (the link drops nothing else): no congestion event, the window never shrank.
+    assert.is(s.packetsLost, s.mtuProbesLost, `${sc.conn.role}: only probes were lost`);
+    assert.ok(s.pathMtu >= 1292 && s.pathMtu <= 1300, `${sc.conn.role} path MTU ${s.pathMtu}`);
+  }
+});
+
+test('a later drop of the link MTU (1452 → 1280) is a black hole: the connection falls back to 1200, searches again, and the transfer stays byte-exact', async () => {
+  const t = new Transfer({ streams: 2, bytes: 512 * KB, response: 512 * KB });
+  // 1 MB/s each way: the transfer lasts about a second.
+  const link = { delay: 10, bandwidth: 1_000_000 };
+  const p = await createPair({ seed: 23, link: { ...link, mtu: 1500 }, clientHandler: t.clientHandler, serverHandler: t.serverHandler });
+  assert.ok(p.net.run(() => p.hasServer && p.client.conn.stats().pathMtu === 1452 && p.server.conn.stats().pathMtu === 1452 && t.totalBytes > 128 * KB, 30_000));
+  assert.ok(!t.done);
+  // Mid-transfer the path's MTU shrinks in both directions.
+  p.net.configure(CLIENT_ADDRESS, SERVER_ADDRESS, { ...link, mtu: 1280 });
+  p.net.configure(SERVER_ADDRESS, CLIENT_ADDRESS, { ...link, mtu: 1280 });
+  assert.ok(p.net.run(() => t.done, 120_000), 'the transfer finished');
+  assert.equal(t.mismatches(), [], 'byte-exact');
+  for (const sc of [p.client, p.server]) {
+    const s = sc.conn.stats();
+    assert.ok(s.pmtuBlackHoles >= 1, `${sc.conn.role}: black holes ${s.pmtuBlackHoles}`);
+    assert.ok(s.pathMtu >= 1200 && s.pathMtu <= 1280, `${sc.conn.role} path MTU ${s.pathMtu}`);
+  }
+  assert.is(p.client.closeInfo, undefined);
+  assert.is(p.server.closeInfo, undefined);
+});
+
+test('disabled PMTU discovery never probes: no datagram above 1200 bytes on a 9000-byte link', async () => {
+  const up = watched(9000);
+  const down = watched(9000);
+  const t = new Transfer({ streams: 1, bytes: 128 * KB, response: 128 * KB });
+  const off = { pathMtuDiscovery: false };
+  const p = await createPair({ seed: 24, up: up.link, down: down.link, clientTransport: off, serverTransport: off, clientHandler: t.clientHandler, serverHandler: t.serverHandler });
+  assert.ok(p.net.run(() => t.done, 60_000));
+  assert.equal(t.mismatches(), []);
+  assert.is(Math.max(...up.sizes, ...down.sizes), 1200);
+  for (const sc of [p.client, p.server]) {
+    const s = sc.conn.stats();
+    assert.is(s.pmtudState, 'disabled');
+    assert.is(s.mtuProbesSent, 0);
+    assert.is(s.pathMtu, 1200);
+  }
+});
+
+test('with PMTU discovery on a large-MTU link a transfer uses bigger packets: fewer datagrams for the same bytes', async () => {
+  const plan: TransferPlan = { streams: 1, bytes: 512 * KB, response: 0 };
+  const run = async (options: PairOptions): Promise<number> => {
+    const up = watched(9000);
+    const t = new Transfer(plan);
+    const p = await createPair({ seed: 25, ...options, up: up.link, down: { delay: 10 }, clientHandler: t.clientHandler, serverHandler: t.serverHandler });
+    assert.ok(p.net.run(() => t.done, 60_000));
+    assert.equal(t.mismatches(), []);
+    return up.sizes.length;
+  };
+  const off = await run({ clientTransport: { pathMtuDiscovery: false }, serverTransport: { pathMtuDiscovery: false } });
+  const on = await run({ clientTransport: { pathMtuUpperBound: 8000 }, serverTransport: { pathMtuUpperBound: 8000 } });
+  assert.ok(on < off * 0.5, `${on} datagrams with discovery, ${off} without`);
+});
+
+test.run();
