@@ -165,7 +165,8 @@ export class FakeCore implements QuicConnectionCore {
     return false;
   }
   stats(): ConnectionStats {
-    return {
+    // Built apart from the return so fields ConnectionStats may not (yet) have are no excess-property error.
+    const stats = {
       smoothedRtt: 0,
       latestRtt: 0,
       minRtt: 0,
@@ -185,7 +186,13 @@ export class FakeCore implements QuicConnectionCore {
       ptoCount: 0,
       keyUpdates: 0,
       handshakeDuration: undefined,
+      pathMtu: 1200,
+      pmtudState: 'disabled' as const,
+      mtuProbesSent: 0,
+      mtuProbesLost: 0,
+      pmtuBlackHoles: 0,
     };
+    return stats;
   }
 }
 
