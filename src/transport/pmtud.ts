@@ -28,11 +28,28 @@
  * again. MTU probes never count here: their loss is expected (and never a congestion signal, RFC
  * 9000 §14.4, handled by recovery).
  *
- * Hot path: {@link onPacketSent}, {@link onPacketAcked} and {@link onPacketLost} are a few
- * comparisons each; no actor event is involved.
+ * The states and their transitions are defined once, by the machine of `machines/pmtud.ts`,
+ * compiled into a transition table (`machines/compiled.ts`) whose runtime this class steps. Hot
+ * path: {@link PathMtuDiscovery.onPacketSent}, {@link PathMtuDiscovery.onPacketAcked} and
+ * {@link PathMtuDiscovery.onPacketLost} are a few comparisons each; no actor event is involved.
  *
  * @module
  */
+import { compileMachine, MachineRuntime } from '../../machines/compiled.js';
+import { pmtudMachine, type PmtudEvent, type PmtudEventType, type PmtudMachineState } from '../../machines/pmtud.js';
+
+/** The PMTU discovery machine's transition table (compiled once). */
+export const PMTUD_TABLE = compileMachine(pmtudMachine);
+
+const EVENTS: Readonly<Record<PmtudEventType, PmtudEvent>> = {
+  Start: { type: 'Start' },
+  SearchComplete: { type: 'SearchComplete' },
+  Raise: { type: 'Raise' },
+  BlackHole: { type: 'BlackHole' },
+  BaseConfirmed: { type: 'BaseConfirmed' },
+  BaseFailed: { type: 'BaseFailed' },
+  Stop: { type: 'Stop' },
+};
 
 /** BASE_PLPMTU for QUIC (RFC 9000 §14.3; RFC 8899 §5.1.2): every QUIC path carries 1200-byte UDP payloads. */
 export const PMTUD_BASE_PLPMTU = 1200;
@@ -47,8 +64,8 @@ export const PMTUD_BLACK_HOLE_LOSSES = 3;
 /** Consecutive PTO expirations with large packets in flight that signal a black hole. */
 export const PMTUD_BLACK_HOLE_PTOS = 3;
 
-/** The states of RFC 8899 §5.2. */
-export type PmtudState = 'disabled' | 'base' | 'searching' | 'searchComplete' | 'error';
+/** The states of RFC 8899 §5.2 (those of `machines/pmtud.ts`). */
+export type PmtudState = PmtudMachineState;
 
 /** Configuration of a {@link PathMtuDiscovery}. */
 export interface PmtudConfig {
@@ -88,7 +105,8 @@ export class PathMtuDiscovery {
   private readonly blackHoleLosses: number;
   private readonly blackHolePtos: number;
 
-  private stateValue: PmtudState = 'disabled';
+  /** The runtime of the compiled machine: the state. */
+  readonly machine = new MachineRuntime(PMTUD_TABLE);
   private size: number;
   /** MAX_PLPMTU of the path: min(local upper bound, peer's max_udp_payload_size). */
   private max: number;
@@ -135,7 +153,7 @@ export class PathMtuDiscovery {
 
   /** The RFC 8899 state. */
   get state(): PmtudState {
-    return this.stateValue;
+    return this.machine.state;
   }
 
   /** PLPMTU: the largest UDP payload the connection may send now, bytes. */
@@ -159,27 +177,28 @@ export class PathMtuDiscovery {
    * were padded to 1200 bytes (RFC 9000 §14.1). No effect unless disabled.
    */
   start(max: number, now: number): void {
-    if (this.stateValue !== 'disabled') return;
+    if (this.machine.state !== 'disabled') return;
     this.max = Math.max(this.base, Math.floor(max));
+    this.machine.send(EVENTS.Start);
     this.beginSearch(now);
   }
 
   /** Stops probing for good (→ disabled); the size stays where it is. */
   stop(): void {
-    this.stateValue = 'disabled';
+    if (this.machine.state !== 'disabled') this.machine.send(EVENTS.Stop);
     this.clearProbe();
     this.raiseAt = undefined;
   }
 
   /** The size of the MTU probe to send now, or undefined: searching, and no probe outstanding. */
   probeSize(): number | undefined {
-    return this.stateValue === 'searching' && this.probePn < 0 && this.candidate > 0 ? this.candidate : undefined;
+    return this.machine.state === 'searching' && this.probePn < 0 && this.candidate > 0 ? this.candidate : undefined;
   }
 
   /** The flush sent the probe (packet number `pn`, `size` bytes) at `now`; it fails if unacknowledged after `probeTimeout` ms. */
   onProbeSent(pn: number, size: number, now: number, probeTimeout: number): void {
     this.probesSentCount++;
-    if (this.stateValue !== 'searching') return;
+    if (this.machine.state !== 'searching') return;
     this.probePn = pn;
     this.probeSentSize = size;
     this.probeCount++;
@@ -192,13 +211,13 @@ export class PathMtuDiscovery {
     const outstanding = pn === this.probePn;
     if (outstanding) this.clearProbe();
     // A probe sent before a fall back says nothing about the path now.
-    if (timeSent < this.epoch || (this.stateValue !== 'searching' && this.stateValue !== 'searchComplete')) return;
+    if (timeSent < this.epoch || (this.machine.state !== 'searching' && this.machine.state !== 'searchComplete')) return;
     if (size > this.low && size <= this.max) {
       this.low = size;
       if (this.high < size) this.high = size;
       this.size = Math.max(this.size, size);
     }
-    if (this.stateValue === 'searching' && (outstanding || this.candidate <= this.low)) this.nextCandidate(now);
+    if (this.machine.state === 'searching' && (outstanding || this.candidate <= this.low)) this.nextCandidate(now);
   }
 
   /** Recovery declared the probe `pn` lost (RFC 9002 §6.1). */
@@ -219,48 +238,54 @@ export class PathMtuDiscovery {
       this.suspiciousLosses = 0;
     }
     // RFC 8899 §5.2: an acknowledgement of what was sent at the base confirms it; search again.
-    if ((this.stateValue === 'base' || this.stateValue === 'error') && timeSent >= this.epoch) this.beginSearch(now);
+    if ((this.machine.state === 'base' || this.machine.state === 'error') && timeSent >= this.epoch) {
+      this.machine.send(EVENTS.BaseConfirmed);
+      this.beginSearch(now);
+    }
   }
 
   /** A non-probe 1-RTT packet was declared lost (RFC 9002 §6.1). */
   onPacketLost(pn: number, size: number, timeSent: number, now: number): void {
     // RFC 8899 §4.3: large packets lost while a later, smaller one was acknowledged (it made recovery declare them lost).
     if (size <= this.base || timeSent < this.epoch || pn <= this.largestAckedLarge || this.size <= this.base) return;
+    if (this.machine.state !== 'searching' && this.machine.state !== 'searchComplete') return;
     if (++this.suspiciousLosses >= this.blackHoleLosses) this.fallBack(now, 0);
   }
 
   /** A PTO expired; `ptoCount` is recovery's consecutive count (RFC 9002 §6.2). */
   onPtoExpired(ptoCount: number, now: number): void {
-    if (this.stateValue === 'disabled') return;
+    if (this.machine.state === 'disabled') return;
     if (this.size > this.base) {
+      if (this.machine.state !== 'searching' && this.machine.state !== 'searchComplete') return;
       // Large packets in flight that nothing acknowledged for several PTOs: a black hole (RFC 8899 §4.3).
       if (ptoCount >= this.blackHolePtos && this.largestSentLarge > this.largestAckedLarge) this.fallBack(now, ptoCount);
-    } else if (this.stateValue === 'base' && ptoCount - this.ptoAtBase >= this.blackHolePtos) {
+    } else if (this.machine.state === 'base' && ptoCount - this.ptoAtBase >= this.blackHolePtos) {
       // RFC 8899 §5.2: the base itself is not confirmed.
-      this.stateValue = 'error';
+      this.machine.send(EVENTS.BaseFailed);
       this.clearProbe();
     }
   }
 
   /** The earliest timer (PROBE_TIMER, PMTU_RAISE_TIMER), or undefined. */
   nextTimeout(): number | undefined {
-    if (this.stateValue === 'searching') return this.probeDeadline;
-    if (this.stateValue === 'searchComplete') return this.raiseAt;
+    if (this.machine.state === 'searching') return this.probeDeadline;
+    if (this.machine.state === 'searchComplete') return this.raiseAt;
     return undefined;
   }
 
   /** Handles the timers due at `now`. */
   onTimeout(now: number): void {
-    if (this.stateValue === 'searching' && this.probeDeadline !== undefined && now >= this.probeDeadline) this.probeFailed(now);
-    else if (this.stateValue === 'searchComplete' && this.raiseAt !== undefined && now >= this.raiseAt) {
+    if (this.machine.state === 'searching' && this.probeDeadline !== undefined && now >= this.probeDeadline) this.probeFailed(now);
+    else if (this.machine.state === 'searchComplete' && this.raiseAt !== undefined && now >= this.raiseAt) {
       // RFC 8899 §5.1.1 PMTU_RAISE_TIMER: probe for a larger size again.
       this.raiseAt = undefined;
+      this.machine.send(EVENTS.Raise);
       this.beginSearch(now);
     }
   }
 
+  /** The search starts (in `searching`): from the current size to the upper bound. */
   private beginSearch(now: number): void {
-    this.stateValue = 'searching';
     this.low = this.size;
     this.high = this.max;
     this.candidate = 0;
@@ -288,7 +313,7 @@ export class PathMtuDiscovery {
     this.probesLostCount++;
     const size = this.probeSentSize;
     this.clearProbe();
-    if (this.stateValue !== 'searching' || size !== this.candidate) return;
+    if (this.machine.state !== 'searching' || size !== this.candidate) return;
     // RFC 8899 §5.1.2: MAX_PROBES lost probes of a size: it does not fit the path.
     if (this.probeCount >= this.maxProbes) {
       this.high = Math.max(this.low, size - 1);
@@ -297,7 +322,7 @@ export class PathMtuDiscovery {
   }
 
   private complete(now: number): void {
-    this.stateValue = 'searchComplete';
+    this.machine.send(EVENTS.SearchComplete);
     this.candidate = 0;
     this.clearProbe();
     // RFC 8899 §5.1.1: below the upper bound, try a larger size again after PMTU_RAISE_TIMER.
@@ -313,7 +338,7 @@ export class PathMtuDiscovery {
     this.candidate = 0;
     this.clearProbe();
     this.raiseAt = undefined;
-    this.stateValue = 'base';
+    this.machine.send(EVENTS.BlackHole);
     this.ptoAtBase = ptoCount;
   }
 
