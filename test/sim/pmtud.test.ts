@@ -82,6 +82,42 @@ test('a later drop of the link MTU (1452 → 1280) is a black hole: the connecti
   assert.is(p.server.closeInfo, undefined);
 });
 
+test('probing starts only once the sender\'s handshake is confirmed: every datagram above 1200 bytes is a 1-RTT packet sent after it', async () => {
+  const early: string[] = [];
+  let large = 0;
+  const p = await createPair({ seed: 26, deferStart: true });
+  const check = (side: 'client' | 'server') => (d: Uint8Array) => {
+    if (d.length > 1200) {
+      large++;
+      const conn = side === 'client' ? p.client.conn : p.server.conn;
+      if ((d[0] & 0x80) !== 0 || conn.state !== 'confirmed') early.push(`${side}: ${d.length} bytes in state ${conn.state}`);
+    }
+    return 'deliver' as const;
+  };
+  p.net.configure(CLIENT_ADDRESS, SERVER_ADDRESS, { delay: 10, filter: check('client') });
+  p.net.configure(SERVER_ADDRESS, CLIENT_ADDRESS, { delay: 10, filter: check('server') });
+  p.start();
+  assert.ok(p.handshake());
+  p.net.advance(1_000);
+  assert.equal(early, []);
+  assert.ok(large >= 2, `both sides probed (${large} large datagrams)`);
+  assert.is(p.client.conn.stats().pathMtu, 1452);
+  assert.is(p.server.conn.stats().pathMtu, 1452);
+});
+
+test('the peer\'s max_udp_payload_size caps the search: a server announcing 1300 never gets a larger datagram', async () => {
+  const up = watched(9000);
+  const p = await createPair({ seed: 27, up: up.link, serverTransport: { maxUdpPayloadSize: 1300 } });
+  assert.ok(p.handshake());
+  p.net.advance(2_000);
+  assert.ok(Math.max(...up.sizes) <= 1300, `largest ${Math.max(...up.sizes)}`);
+  const s = p.client.conn.stats();
+  assert.is(s.pathMtu, 1300);
+  assert.is(s.pmtudState, 'searchComplete');
+  assert.is(s.mtuProbesLost, 0, 'no probe above the cap, so none lost');
+  assert.is(p.server.conn.stats().pathMtu, 1452, 'the other direction is not capped');
+});
+
 test('disabled PMTU discovery never probes: no datagram above 1200 bytes on a 9000-byte link', async () => {
   const up = watched(9000);
   const down = watched(9000);
