@@ -16,3 +16,4 @@ export * from './recv-stream.js';
 export * from './tls-common.js';
 export * from './tls-client.js';
 export * from './tls-server.js';
+export * from './pmtud.js';
