@@ -343,6 +343,9 @@ export class QuicConnection {
         case 'stateChanged':
           this.stateSubject.next(event.state);
           break;
+        case 'closing':
+          this.onClosing(event.info);
+          break;
         case 'closed':
           this.onClosed(event.info);
           break;
@@ -369,9 +372,13 @@ export class QuicConnection {
     }
   }
 
-  private onClosed(info: QuicCloseInfo): void {
-    if (this.closeInfo !== undefined) return;
-    this.closeInfo = info;
+  /**
+   * The connection entered its closing or draining period (or ended at once): the application is
+   * told now — `ready` rejects, streams and incoming queues end — rather than after the period
+   * (three PTOs, RFC 9000 §10.2), which {@link closed} still waits for.
+   */
+  private onClosing(info: QuicCloseInfo): void {
+    if (this.closeError !== undefined) return;
     const error = new QuicConnectionError(info);
     this.closeError = error;
     this.rejectReady(error);
@@ -384,6 +391,13 @@ export class QuicConnection {
     this.incomingBidi.end();
     this.incomingUni.end();
     this.incomingDatagrams.end();
+    this.readyListeners.length = 0;
+  }
+
+  private onClosed(info: QuicCloseInfo): void {
+    if (this.closeInfo !== undefined) return;
+    this.onClosing(info);
+    this.closeInfo = info;
     if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
     this.stateSubject.complete();
     this.readyListeners.length = 0;

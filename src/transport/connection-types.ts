@@ -220,6 +220,12 @@ export type ConnectionEvent =
   | { readonly type: 'newToken'; readonly token: Uint8Array }
   /** The connection state changed. */
   | { readonly type: 'stateChanged'; readonly state: ConnectionState }
+  /**
+   * The connection entered its closing or draining period (RFC 9000 §10.2) — or ends at once — for
+   * this reason: nothing more can be sent or received by the application; `closed` follows when the
+   * period ends. Emitted once, before `closed`.
+   */
+  | { readonly type: 'closing'; readonly info: ConnectionCloseInfo }
   /** The connection is closed (after closing/draining, or at once). The last event. */
   | { readonly type: 'closed'; readonly info: ConnectionCloseInfo };
 

@@ -286,6 +286,7 @@ export class QuicConnection implements QuicConnectionCore {
 
   // ---- closing ----------------------------------------------------------------------------------------
   private closeInfo: ConnectionCloseInfo | undefined;
+  private closingEmitted = false;
   private closeDeadline: number | undefined;
   private closeResponder = new CloseResponder();
 
@@ -1412,6 +1413,7 @@ export class QuicConnection implements QuicConnectionCore {
     if (this.handshakeConfirmed) levels.push('oneRtt');
     else for (const l of ['initial', 'handshake', 'oneRtt'] as const) if (this.keys.sendKeys(l) !== undefined && !(l === 'initial' && clientPastInitial)) levels.push(l);
     this.closeInfo = info;
+    this.emitClosing();
     // With the client's Finished in this flight (finishedOnClose) the server can read 1-RTT right
     // after it: the first CONNECTION_CLOSE goes in 1-RTT only, keeping the application's code and
     // reason (a Handshake one would carry APPLICATION_ERROR, and a peer stops at the first close it
@@ -1444,6 +1446,7 @@ export class QuicConnection implements QuicConnectionCore {
   private enterDraining(info: ConnectionCloseInfo, now: number): void {
     if (this.stateValue === 'draining' || this.stateValue === 'closed') return;
     this.closeInfo ??= info;
+    this.emitClosing();
     // RFC 9000 §10.2.2: the draining state lasts three PTOs (it may end the closing period early).
     this.closeDeadline = closePeriodEnd(now, this.pto());
     this.lifecycle({ type: 'drain', end: endFacts(info) });
@@ -1453,6 +1456,7 @@ export class QuicConnection implements QuicConnectionCore {
   /** Ends the connection at once, sending nothing. */
   private abandon(info: ConnectionCloseInfo): void {
     this.closeInfo ??= info;
+    this.emitClosing();
     this.releaseForClose();
     this.lifecycle({ type: 'abandon', end: endFacts(info) });
     this.finishClosed();
@@ -1467,7 +1471,15 @@ export class QuicConnection implements QuicConnectionCore {
     this.bufferedBytes = 0;
   }
 
+  /** Tells the application, once, that the connection is closing and why (the `closing` event). */
+  private emitClosing(): void {
+    if (this.closingEmitted) return;
+    this.closingEmitted = true;
+    this.emit({ type: 'closing', info: this.closeInfo ?? { source: 'local', application: false, code: 0n, reason: '' } });
+  }
+
   private finishClosed(): void {
+    this.emitClosing();
     if (this.stateValue !== 'closed') this.lifecycle({ type: 'periodEnded' });
     this.tls.close();
     this.keys.clear();
@@ -1501,7 +1513,7 @@ export class QuicConnection implements QuicConnectionCore {
   }
 
   private emit(e: ConnectionEvent): void {
-    if (this.stateValue === 'closed' && e.type !== 'closed' && e.type !== 'stateChanged') return;
+    if (this.stateValue === 'closed' && e.type !== 'closed' && e.type !== 'closing' && e.type !== 'stateChanged') return;
     this.events.push(e);
   }
 

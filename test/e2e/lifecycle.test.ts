@@ -49,6 +49,35 @@ test('a server-side close reaches the client, whose open stream and pending stre
   await s.close();
 });
 
+test('a close from the peer fails the open streams at once, while the connection is still draining (closed waits for the period)', async () => {
+  const s = await server();
+  const serverSide = accepted(s);
+  const c = await client(s);
+  const sc = await serverSide;
+  const stream = await c.createBidirectionalStream();
+  let closedSettled = false;
+  void c.closed.then(() => (closedSettled = true));
+  const reading = stream.readable
+    .getReader()
+    .read()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  await sc.close({ closeCode: 5, reason: 'bye' });
+  const error = await reading;
+  assert.instance(error, QuicConnectionError);
+  assert.is((error as QuicConnectionError).code, 5n);
+  // RFC 9000 §10.2.2: the client drains for three PTOs; the application heard of the close before.
+  assert.is(c.state, 'draining');
+  assert.is(closedSettled, false);
+  assert.is(c.closeReason, undefined);
+  const info = await c.closed;
+  assert.is(info.code, 5n);
+  assert.is(c.state, 'closed');
+  await s.close();
+});
+
 test('while the connection is closing, opening a stream or writing fails with a QuicConnectionError carrying the close info', async () => {
   const s = await server();
   const c = await client(s);

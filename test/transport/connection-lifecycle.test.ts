@@ -120,6 +120,14 @@ for (const closer of ['client', 'server'] as const) {
     assert.equal(states(b.events).slice(-2), ['draining', 'closed']);
     assert.is(a.events[a.events.length - 1].type, 'closed', 'closed is the last event');
     assert.is(b.events[b.events.length - 1].type, 'closed');
+    // The `closing` event: once per side, as the closing or draining period starts, with the reason.
+    for (const [side, info] of [[a, a.closeInfo], [b, b.closeInfo]] as const) {
+      const closing = side.events.filter((e) => e.type === 'closing');
+      assert.is(closing.length, 1);
+      assert.equal(closing[0].type === 'closing' ? closing[0].info : undefined, info);
+      const at = side.events.indexOf(closing[0]);
+      assert.equal(kinds(side.events.slice(at, at + 2)), ['closing', `state:${side === a ? 'closing' : 'draining'}`]);
+    }
   });
 }
 
@@ -248,7 +256,7 @@ test('a client closed before its first flush is closed at once and sends nothing
   assert.is(c.state, 'closed');
   assert.equal(c.flush(Date.now()), []);
   const events = c.drainEvents();
-  assert.equal(kinds(events), ['state:closed', 'closed']);
+  assert.equal(kinds(events), ['closing', 'state:closed', 'closed']);
   assert.equal(c.localConnectionIds(), []);
   assert.is(c.nextTimeout(), undefined);
 });
