@@ -58,7 +58,7 @@ function isImmediate(t: NodeJS.Timeout | NodeJS.Immediate): t is NodeJS.Immediat
 export class EndpointConnection {
   /** The sans-IO connection. */
   readonly core: QuicConnectionCore;
-  /** The peer's address: where datagrams are sent. */
+  /** The peer's address when the connection was registered (routing of stateless resets); datagrams go to the core's current `remoteAddress`. */
   readonly remoteAddress: SocketAddress;
   private readonly host: EndpointHost;
   private readonly outbound: OutboundPath;
@@ -208,7 +208,9 @@ export class EndpointConnection {
   private flush(now: number): void {
     if (this.gone) return;
     const datagrams = this.core.flush(now);
-    for (let i = 0; i < datagrams.length; i++) this.host.send(datagrams[i], this.remoteAddress);
+    // The core's current peer address: it follows the peer's migration (RFC 9000 §9.3).
+    const to = this.core.remoteAddress ?? this.remoteAddress;
+    for (let i = 0; i < datagrams.length; i++) this.host.send(datagrams[i], to);
     this.settle(now);
   }
 

@@ -275,6 +275,20 @@ export class Recovery {
     return removed;
   }
 
+  /**
+   * The peer moved to a new address (not only a new port) and its ownership is confirmed
+   * (RFC 9000 §9.4): the congestion controller, the pacer and the RTT estimator return to their
+   * initial values (RFC 9002 Appendix A.3, B.3). Packets in flight stay tracked for loss
+   * detection. Statistics keep counting.
+   */
+  onPathChange(): void {
+    this.congestionEventsBeforeReset += this.cc.congestionEvents;
+    this.cc = this.makeController(this.cc.maxDatagramSize);
+    this.pacer?.reset();
+    this.bypassPackets = 0;
+    this.lossDetection.rtt.reset();
+  }
+
   /** The handshake is confirmed (RFC 9001 §4.1.2): ack delays are capped by max_ack_delay and the Application Data PTO arms. */
   setHandshakeConfirmed(now: number): void {
     this.lossDetection.setHandshakeConfirmed(now);

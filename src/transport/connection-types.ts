@@ -64,7 +64,11 @@ export interface TransportSettings {
   readonly maxUdpPayloadSize: number;
   /** max_datagram_frame_size (RFC 9221); 0 disables DATAGRAM support. Default 0. */
   readonly maxDatagramFrameSize: number;
-  /** disable_active_migration. Default true (this implementation does not migrate yet). */
+  /**
+   * disable_active_migration (RFC 9000 §18.2). Default true: the peer must not migrate on purpose
+   * to a new local address. A peer address change it did not choose (NAT rebinding) is still
+   * followed, with path validation (RFC 9000 §9, §9.3); this endpoint never migrates itself.
+   */
   readonly disableActiveMigration: boolean;
   /** Send grease_quic_bit (RFC 9287). Default true. */
   readonly greaseQuicBit: boolean;
@@ -124,7 +128,11 @@ export interface ConnectionOptionsBase {
    * started at it).
    */
   readonly epochOffset?: number;
-  /** The peer's address (datagrams from elsewhere are dropped until migration exists). */
+  /**
+   * The peer's address. A server follows the client to a new address after the handshake is
+   * confirmed (RFC 9000 §9.3: NAT rebinding, with path validation); a client drops datagrams from
+   * any other address (RFC 9000 §9).
+   */
   readonly remoteAddress: SocketAddress;
   /** 32 bytes keying stateless reset tokens (RFC 9000 §10.3.2); shared by an endpoint's connections. */
   readonly statelessResetKey: Uint8Array;
@@ -273,6 +281,19 @@ export interface ConnectionStats {
   readonly mtuProbesLost: number;
   /** Black holes PMTU discovery detected (each a fall back to `maxDatagramSize`). */
   readonly pmtuBlackHoles: number;
+  /**
+   * Path validations of a new peer address (RFC 9000 §8.2, §9.3) started, succeeded (a matching
+   * PATH_RESPONSE) and failed (no answer within the timeout of §8.2.4). A validation abandoned
+   * because the peer moved again or returned to its validated address counts as neither.
+   */
+  readonly pathValidationsStarted: number;
+  readonly pathValidationsSucceeded: number;
+  readonly pathValidationsFailed: number;
+  /**
+   * Changes of the peer address datagrams are sent to (RFC 9000 §9.3): moves to a new address,
+   * returns to the last validated one, and reverts after a failed validation (§9.3.2).
+   */
+  readonly peerAddressChanges: number;
 }
 
 /** Per-stream statistics. */
@@ -306,6 +327,12 @@ export interface QuicConnectionCore {
   /** The peer's transport parameters, once received and validated. */
   readonly peerTransportParameters: TransportParameters | undefined;
 
+  /**
+   * The peer address the datagrams of {@link flush} go to now. It starts as the address the
+   * connection was created with and follows the peer's migration (RFC 9000 §9.3); an endpoint reads
+   * it for every flush. Optional for cores that never migrate (then the creation address is used).
+   */
+  readonly remoteAddress?: SocketAddress;
   /** Processes one received UDP datagram (possibly several coalesced packets). Never throws for peer input. */
   receive(datagram: Uint8Array, from: SocketAddress, now: number): void;
   /**

@@ -113,6 +113,12 @@ export const MAX_BUFFERED_UNDECRYPTABLE_PACKETS = 8;
 /** Bytes of buffered undecryptable packets held at most. */
 export const MAX_BUFFERED_UNDECRYPTABLE_BYTES = 32 * 1024;
 
+/** Path validations a peer address whose validation failed is not tried again for, in validation timeouts (keeps a black-holed address from being retried on every packet from it). */
+export const PATH_RETRY_HOLDOFF = 3;
+
+/** PATH_CHALLENGE frames sent at most for one path validation (a lost one is replaced by a fresh one, RFC 9000 §8.2.1, §13.3). */
+export const MAX_PATH_CHALLENGES = 4;
+
 /** When the pacer blocks a flush, the next one is attempted at least this long after, ms. */
 export const PACING_MIN_WAIT = 0.25;
 
@@ -176,6 +182,33 @@ function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
   return a.port === b.port && a.address === b.address;
 }
 
+/** RFC 9000 §9.1: PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and PADDING are probing frames; a packet of only those is a probing packet. */
+function isProbingPacket(frames: readonly Frame[]): boolean {
+  for (let i = 0; i < frames.length; i++) {
+    const k = frames[i].kind;
+    if (k !== 'pathChallenge' && k !== 'pathResponse' && k !== 'newConnectionId' && k !== 'padding') return false;
+  }
+  return true;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A peer address and its anti-amplification state (RFC 9000 §8, §9.3). */
+interface PeerPath {
+  readonly address: SocketAddress;
+  readonly amplification: AmplificationLimit;
+}
+
+/** A path validation under way (RFC 9000 §8.2): the data of the PATH_CHALLENGE frames sent, and when it fails. */
+interface PathValidation {
+  readonly challenges: Uint8Array[];
+  readonly deadline: number;
+}
+
 /**
  * A QUIC connection, sans-IO: see the module documentation and {@link QuicConnectionCore}.
  *
@@ -194,7 +227,8 @@ export class QuicConnection implements QuicConnectionCore {
   readonly actor: Actor<ConnectionMachine>;
 
   private readonly provider: CryptoProvider;
-  private readonly remote: SocketAddress;
+  /** The current peer address: where datagrams go (RFC 9000 §9.3). */
+  private remote: SocketAddress;
   private readonly epochOffset: number;
   private versionValue: QuicVersion;
   private stateValue: ConnectionState = 'idle';
@@ -215,7 +249,23 @@ export class QuicConnection implements QuicConnectionCore {
   private readonly pn: Record<PacketNumberSpace, PacketNumberState>;
   private readonly assembler: PacketAssembler;
   private readonly builderContext: BuilderContext;
-  private readonly amplification: AmplificationLimit;
+  /** The anti-amplification limit of the current peer address (RFC 9000 §8.1, §9.3). */
+  private amplification: AmplificationLimit;
+
+  // ---- peer address changes (RFC 9000 §9) -------------------------------------------------------
+  /** The last validated peer path while the current one is not validated yet (RFC 9000 §9.3.2). */
+  private fallbackPath: PeerPath | undefined;
+  /** The validation of the current peer address, while under way. */
+  private pathValidation: PathValidation | undefined;
+  /** A peer address whose validation failed, and until when it is not tried again. */
+  private failedPath: { readonly address: SocketAddress; readonly until: number } | undefined;
+  /** While a datagram from an address other than the current one is processed: that address and the datagram's size. */
+  private otherFrom: SocketAddress | undefined;
+  private otherLength = 0;
+  private pathValidationsStarted = 0;
+  private pathValidationsSucceeded = 0;
+  private pathValidationsFailed = 0;
+  private peerAddressChanges = 0;
 
   // ---- sources ---------------------------------------------------------------------------------
   private readonly ackSource: AckSource;
@@ -378,6 +428,7 @@ export class QuicConnection implements QuicConnectionCore {
     this.ackSource = new AckSource({ maxAckDelay: settings.maxAckDelay, ackDelayExponent: settings.ackDelayExponent });
     this.controlQueue = new ControlQueue({
       stillNeeded: (f: ControlFrame) => (f.kind === 'newConnectionId' ? this.localCids.isActive(f.sequenceNumber) : true),
+      pathChallengeLost: (data) => this.onPathChallengeLost(data),
     });
     this.datagramQueue = new DatagramQueue({ maxQueued: settings.datagramSendQueueLength });
     this.datagramQueue.setMaxPacketPayload(this.maxDatagramPayloadRoom());
@@ -506,6 +557,11 @@ export class QuicConnection implements QuicConnectionCore {
     return this.versionValue;
   }
 
+  /** The peer address datagrams are sent to now (it follows the peer's migration, RFC 9000 §9.3). */
+  get remoteAddress(): SocketAddress {
+    return this.remote;
+  }
+
   /** The peer's transport parameters, once received and validated. */
   get peerTransportParameters(): TransportParameters | undefined {
     return this.peerTp;
@@ -537,22 +593,34 @@ export class QuicConnection implements QuicConnectionCore {
    */
   receive(datagram: Uint8Array, from: SocketAddress, now: number): void {
     if (this.stateValue === 'closed') return;
+    let other = false;
     if (!sameAddress(from, this.remote)) {
-      // No connection migration (RFC 9000 §9): a datagram from elsewhere is not processed.
-      this.packetsDropped++;
-      return;
+      // RFC 9000 §9: no migration before the handshake is confirmed, none while closing; a client
+      // discards packets from an unknown server address (servers never migrate here).
+      if (this.role === 'client' || this.stateValue !== 'confirmed') {
+        this.packetsDropped++;
+        return;
+      }
+      // A possible migration (RFC 9000 §9.3): decided per packet, once one authenticates.
+      other = true;
     }
     this.datagramsReceived++;
     this.bytesReceived += datagram.length;
     if (this.stateValue === 'draining') return; // RFC 9000 §10.2.2: nothing is sent while draining.
     try {
-      this.amplification.onReceived(datagram.length);
+      if (other) {
+        this.otherFrom = from;
+        this.otherLength = datagram.length;
+      } else {
+        this.amplification.onReceived(datagram.length);
+      }
       this.receiveDatagram(datagram, now);
       if (this.replayPending) this.replayBuffered(now);
       this.updateAmplificationLimited(now);
     } catch (e) {
       this.closeOnError(e, now);
     }
+    this.otherFrom = undefined;
     this.signal();
   }
 
@@ -725,6 +793,8 @@ export class QuicConnection implements QuicConnectionCore {
       }
       if (this.ended) return 'processed';
     }
+    // A packet from another address, authenticated and processed: maybe a migration (RFC 9000 §9.3).
+    if (this.otherFrom !== undefined && level === 'oneRtt') this.onPacketFromOtherAddress(frames, pn, tracker.largestReceived, now);
     // The packet may have completed the handshake and discarded its own level (RFC 9001 §4.9).
     if (!this.keys.isDiscarded(level)) tracker.onPacketReceived(pn, ackEliciting, now);
     this.packetsReceived++;
@@ -850,8 +920,7 @@ export class QuicConnection implements QuicConnectionCore {
         this.controlQueue.enqueue({ kind: 'pathResponse', data: f.data });
         return;
       case 'pathResponse':
-        // We never send PATH_CHALLENGE (no migration): an unsolicited PATH_RESPONSE is ignored
-        // (RFC 9000 §8.2.2 only permits treating it as an error).
+        this.onPathResponse(f.data, now);
         return;
       case 'connectionClose':
         this.onConnectionClose(f, now);
@@ -917,6 +986,124 @@ export class QuicConnection implements QuicConnectionCore {
     // MAX_PLPMTU: the local upper bound, capped by the peer's max_udp_payload_size (RFC 9000 §14.3, §18.2).
     this.pmtud.start(Math.min(this.settings.pathMtuUpperBound, peer), now);
     this.applyPlpmtu();
+  }
+
+  // ---- peer address changes (RFC 9000 §9) ------------------------------------------------------
+
+  /**
+   * An authenticated 1-RTT packet from an address other than the current peer address, after the
+   * handshake is confirmed (server only). RFC 9000 §9.3: only a non-probing packet (§9.1) with the
+   * highest packet number so far moves the connection to that address.
+   */
+  private onPacketFromOtherAddress(frames: readonly Frame[], pn: number, largestBefore: number | undefined, now: number): void {
+    const from = this.otherFrom as SocketAddress;
+    if (this.ended || isProbingPacket(frames)) return;
+    if (largestBefore !== undefined && pn < largestBefore) return; // a reordered packet (§9.3)
+    const failed = this.failedPath;
+    if (failed !== undefined) {
+      if (now >= failed.until) this.failedPath = undefined;
+      else if (sameAddress(failed.address, from)) return; // its validation failed recently
+    }
+    this.otherFrom = undefined; // the rest of the datagram counts on the new path
+    this.movePeerAddress(from, this.otherLength, now);
+  }
+
+  /** The current peer address becomes `address` (RFC 9000 §9.3); `received` bytes of it arrived already. */
+  private movePeerAddress(address: SocketAddress, received: number, now: number): void {
+    this.peerAddressChanges++;
+    const fallback = this.fallbackPath;
+    this.abandonPathValidation();
+    if (fallback !== undefined && sameAddress(fallback.address, address)) {
+      // Back to the last validated address (§9.3.3: e.g. after a spurious migration): no
+      // validation, its amplification state and the congestion state it had are kept.
+      this.remote = fallback.address;
+      this.amplification = fallback.amplification;
+      this.fallbackPath = undefined;
+    } else {
+      // Only a validated path is one to revert to; a move from an unvalidated one keeps the older fallback.
+      if (this.amplification.validated) this.fallbackPath = { address: this.remote, amplification: this.amplification };
+      this.remote = { address: address.address, port: address.port, family: address.family };
+      // §9.3, §8: until validated, at most three times what the new address sent.
+      this.amplification = new AmplificationLimit(false);
+      this.amplification.onReceived(received);
+      this.startPathValidation(now);
+    }
+    // §9.5: a connection ID not used before for the new destination, when the peer gave us one
+    // (otherwise the current one: the peer moved on its own with the same ID, which §9.5 permits).
+    this.usePeerConnectionIdForNewPath();
+    this.updateAmplificationLimited(now);
+  }
+
+  /** Sends a PATH_CHALLENGE with 8 unpredictable bytes on the current path and arms its timeout (RFC 9000 §8.2.1, §8.2.4). */
+  private startPathValidation(now: number): void {
+    const data = this.provider.randomBytes(8);
+    // §8.2.4: three times the larger of the current PTO and the new path's PTO from kInitialRtt.
+    const initialPto = 3 * this.settings.initialRtt + (this.peerTp?.maxAckDelay ?? 25);
+    this.pathValidation = { challenges: [data], deadline: now + 3 * Math.max(this.pto(), initialPto) };
+    this.pathValidationsStarted++;
+    this.controlQueue.enqueue({ kind: 'pathChallenge', data });
+  }
+
+  /** A packet with one of our PATH_CHALLENGE frames was lost: a fresh challenge replaces it (RFC 9000 §13.3), a few at most. */
+  private onPathChallengeLost(data: Uint8Array): void {
+    const v = this.pathValidation;
+    if (v === undefined || v.challenges.length >= MAX_PATH_CHALLENGES || !v.challenges.some((c) => bytesEqual(c, data))) return;
+    const fresh = this.provider.randomBytes(8);
+    v.challenges.push(fresh);
+    this.controlQueue.enqueue({ kind: 'pathChallenge', data: fresh });
+  }
+
+  /** RFC 9000 §8.2.3: a PATH_RESPONSE echoing one of our challenges, on any path, validates the path the challenge went on. */
+  private onPathResponse(data: Uint8Array, now: number): void {
+    const v = this.pathValidation;
+    // An unsolicited or stale PATH_RESPONSE is ignored (§8.2.2 only permits treating it as an error).
+    if (v === undefined || !v.challenges.some((c) => bytesEqual(c, data))) return;
+    this.pathValidation = undefined;
+    this.pathValidationsSucceeded++;
+    this.amplification.validate();
+    const previous = this.fallbackPath;
+    this.fallbackPath = undefined;
+    // §9.4: a new IP address gets initial congestion and RTT state; a port-only change (NAT
+    // rebinding, usually) keeps them, as the RFC allows.
+    if (previous !== undefined && previous.address.address !== this.remote.address) this.recovery.onPathChange();
+    this.updateAmplificationLimited(now);
+  }
+
+  /** The validation timed out (RFC 9000 §8.2.4): revert to the last validated address (§9.3.2), or end silently without one. */
+  private onPathValidationFailed(now: number): void {
+    this.pathValidationsFailed++;
+    const failedTimeout = this.pathValidation === undefined ? 0 : this.pathValidation.deadline - now;
+    this.abandonPathValidation();
+    this.failedPath = { address: this.remote, until: now + PATH_RETRY_HOLDOFF * Math.max(failedTimeout, 3 * this.pto()) };
+    const fallback = this.fallbackPath;
+    if (fallback === undefined) {
+      // §9.3.2: no state about a validated peer address: the connection closes silently.
+      this.abandon({ source: 'idle-timeout', application: false, code: 0n, reason: 'path validation of the new peer address failed and no validated address remains (RFC 9000 §9.3.2)' });
+      return;
+    }
+    this.peerAddressChanges++;
+    this.remote = fallback.address;
+    this.amplification = fallback.amplification;
+    this.fallbackPath = undefined;
+    this.usePeerConnectionIdForNewPath();
+    this.updateAmplificationLimited(now);
+  }
+
+  /** Forgets the validation under way and the challenges still queued. */
+  private abandonPathValidation(): void {
+    if (this.pathValidation === undefined) return;
+    this.pathValidation = undefined;
+    this.controlQueue.cancel((f) => f.kind === 'pathChallenge');
+  }
+
+  /** RFC 9000 §9.5: switches to an unused peer connection ID, retiring the one used so far, when one is available. */
+  private usePeerConnectionIdForNewPath(): void {
+    const cids = this.peerCids;
+    if (cids === undefined || cids.switchConnectionId(true) === undefined) return;
+    for (const seq of cids.pendingRetireConnectionIds()) {
+      this.controlQueue.enqueue({ kind: 'retireConnectionId', sequenceNumber: seq });
+      cids.onRetireConnectionIdSent(seq);
+    }
   }
 
   private onNewConnectionId(f: NewConnectionIdFrame): void {
@@ -1290,6 +1477,7 @@ export class QuicConnection implements QuicConnectionCore {
     t = earlier(t, this.flushLimitedAt);
     t = earlier(t, this.keepAliveDeadline());
     t = earlier(t, this.pmtud.nextTimeout());
+    if (this.pathValidation !== undefined) t = earlier(t, this.pathValidation.deadline);
     return t === Number.POSITIVE_INFINITY ? undefined : t;
   }
 
@@ -1332,6 +1520,10 @@ export class QuicConnection implements QuicConnectionCore {
       if (!this.handshakeComplete && now >= this.createdAt + this.settings.handshakeTimeout) {
         this.abandon({ source: 'handshake-timeout', application: false, code: 0n, reason: `handshake not complete after ${this.settings.handshakeTimeout} ms` });
         return;
+      }
+      if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
+        this.onPathValidationFailed(now);
+        if ((this.stateValue as ConnectionState) === 'closed') return;
       }
       this.flushLimitedAt = undefined;
       if (this.pacingWakeAt !== undefined && now >= this.pacingWakeAt) this.pacingWakeAt = undefined;
@@ -1640,6 +1832,10 @@ export class QuicConnection implements QuicConnectionCore {
       mtuProbesSent: d.probesSent,
       mtuProbesLost: d.probesLost,
       pmtuBlackHoles: d.blackHoles,
+      pathValidationsStarted: this.pathValidationsStarted,
+      pathValidationsSucceeded: this.pathValidationsSucceeded,
+      pathValidationsFailed: this.pathValidationsFailed,
+      peerAddressChanges: this.peerAddressChanges,
     };
   }
 }

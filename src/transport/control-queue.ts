@@ -56,6 +56,11 @@ export interface ControlQueueOptions {
    * Defaults to always true.
    */
   readonly stillNeeded?: (frame: ControlFrame) => boolean;
+  /**
+   * Called when a packet carrying a PATH_CHALLENGE is lost, with the challenge's data: the
+   * frame is never repeated as is (RFC 9000 §13.3), path validation may send a fresh one.
+   */
+  readonly pathChallengeLost?: (data: Uint8Array) => void;
 }
 
 interface Entry {
@@ -147,6 +152,7 @@ export class ControlQueue {
   private dropped = 0;
   private readonly maxPathResponses: number;
   private readonly stillNeeded: (frame: ControlFrame) => boolean;
+  private readonly pathChallengeLost: ((data: Uint8Array) => void) | undefined;
   private readonly pending = new Subject<void>();
   private readonly acknowledged = new Subject<ControlFrame>();
 
@@ -163,6 +169,7 @@ export class ControlQueue {
   constructor(options: ControlQueueOptions = {}) {
     this.maxPathResponses = Math.max(1, options.maxPathResponses ?? DEFAULT_MAX_PATH_RESPONSES);
     this.stillNeeded = options.stillNeeded ?? (() => true);
+    this.pathChallengeLost = options.pathChallengeLost;
   }
 
   /** Frames waiting to be sent (retransmissions included). */
@@ -286,7 +293,11 @@ export class ControlQueue {
    */
   onLost(frame: SentFrame): void {
     const key = keyOf(frame);
-    if (key === undefined) return; // PATH_RESPONSE, PATH_CHALLENGE: never repeated as is
+    if (key === undefined) {
+      // PATH_RESPONSE, PATH_CHALLENGE: never repeated as is; path validation decides on a new challenge.
+      if (frame.kind === 'pathChallenge') this.pathChallengeLost?.(frame.data);
+      return;
+    }
     const entry = this.inFlight.get(key);
     if (entry === undefined) return;
     this.inFlight.delete(key);

@@ -191,6 +191,10 @@ export class FakeCore implements QuicConnectionCore {
       mtuProbesSent: 0,
       mtuProbesLost: 0,
       pmtuBlackHoles: 0,
+      pathValidationsStarted: 0,
+      pathValidationsSucceeded: 0,
+      pathValidationsFailed: 0,
+      peerAddressChanges: 0,
     };
     return stats;
   }

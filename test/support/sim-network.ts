@@ -171,6 +171,19 @@ export class SimNetwork {
     return node;
   }
 
+  /**
+   * Moves `host` to `address` (a NAT rebinding: its datagrams leave from the new address from now
+   * on). Datagrams to the old address reach the host no more, unless `keepOld` (a NAT that still
+   * forwards the old mapping inbound).
+   */
+  rebind(host: SimHost, address: SocketAddress, options: { readonly keepOld?: boolean } = {}): void {
+    const oldKey = addressKey(host.address);
+    if (options.keepOld !== true && this.nodes.get(oldKey) === host) this.nodes.delete(oldKey);
+    host.address = address;
+    this.nodes.set(addressKey(address), host);
+    this.nodeCache = new WeakMap();
+  }
+
   /** Sets the options of the link from `from` to `to`. */
   configure(from: SocketAddress, to: SocketAddress, options: LinkOptions): Link {
     const l = this.link(from, to);
@@ -369,7 +382,8 @@ export class SimConnection {
       for (const d of this.conn.flush(now)) {
         this.sent++;
         const out = this.outgoing === undefined ? d : this.outgoing(d, this.outIndex++);
-        if (out !== 'drop') net.send(this.host.address, this.remote, out);
+        // To the connection's current peer address (it follows the peer's migration, RFC 9000 §9.3).
+        if (out !== 'drop') net.send(this.host.address, this.conn.remoteAddress, out);
       }
       const events = this.conn.drainEvents();
       if (events.length === 0) return;
@@ -413,7 +427,8 @@ export interface ServerSetup {
 /** A host: connections at one address, and optionally a listening server. */
 export class SimHost implements SimNode {
   readonly net: SimNetwork;
-  readonly address: SocketAddress;
+  /** The host's address; {@link SimNetwork.rebind} changes it. */
+  address: SocketAddress;
   readonly connections: SimConnection[] = [];
   private readonly routes = new Map<string, SimConnection>();
   /** Bumped whenever {@link routes} changes. */

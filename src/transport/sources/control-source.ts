@@ -15,6 +15,29 @@ import { frameAllowedIn, frameTypeOf } from '../../wire/frames/rules.js';
 import type { EncryptionLevel } from '../../wire/levels.js';
 import { controlSentFrame, type ControlQueue } from '../control-queue.js';
 
+/**
+ * Frame bytes that make any 1-RTT packet's datagram at least 1200 bytes: 1200 minus the smallest
+ * short header (1 byte, an empty connection ID, a 1-byte packet number) and the AEAD tag.
+ */
+export const PATH_VALIDATION_MIN_FRAME_BYTES = 1200 - 2 - 16;
+
+/**
+ * RFC 9000 §8.2.1, §8.2.2: a datagram carrying PATH_CHALLENGE or PATH_RESPONSE is expanded to at
+ * least 1200 bytes — with PADDING after the frame, up to the room the packet has, which the
+ * builder already caps by the anti-amplification budget (then the datagram stays smaller, as
+ * allowed). Returns the frames written (0 or 1).
+ */
+function padForPathValidation(writer: PacketWriter): number {
+  const n = Math.min(writer.room, PATH_VALIDATION_MIN_FRAME_BYTES - PATH_FRAME_SIZE);
+  if (n <= 0) return 0;
+  writer.buffer.fill(0, writer.offset, writer.offset + n);
+  writer.commitFrame(n, null, false);
+  return 1;
+}
+
+/** A PATH_CHALLENGE or PATH_RESPONSE frame: type and 8 bytes of data. */
+const PATH_FRAME_SIZE = 9;
+
 /** Writes queued control frames in FIFO order (retransmissions first, in original order). */
 export class ControlSource implements FrameSource {
   /** Source name. */
@@ -50,6 +73,7 @@ export class ControlSource implements FrameSource {
       // The queue lets go of the frame only once it is committed.
       this.queue.onSent();
       frames++;
+      if ((frame.kind === 'pathChallenge' || frame.kind === 'pathResponse') && !writer.full) frames += padForPathValidation(writer);
     }
     return frames;
   }
