@@ -1,11 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ControlQueue, type ControlFrame } from '../../src/transport/control-queue.js';
-import { ControlSource } from '../../src/transport/sources/control-source.js';
+import { ControlSource, PATH_VALIDATION_MIN_FRAME_BYTES } from '../../src/transport/sources/control-source.js';
 import type { Frame } from '../../src/wire/frames/types.js';
 import { ackPacket, losePacket, writeOne } from '../support/outbound-harness.js';
 
 const retire = (n: number): ControlFrame => ({ kind: 'retireConnectionId', sequenceNumber: n });
+/** The frames without PADDING (a datagram with PATH_* frames is padded, RFC 9000 §8.2.1). */
+const unpadded = (frames: Frame[]): Frame[] => frames.filter((f) => f.kind !== 'padding');
 const seqs = (frames: Frame[]): number[] => frames.map((f) => (f.kind === 'retireConnectionId' ? f.sequenceNumber : -1));
 
 test('control frames are written first in, first out, as many as fit the room', () => {
@@ -62,7 +64,7 @@ test('every retransmittable kind is re-sent with identical content after a loss;
   ];
   for (const f of frames) q.enqueue(f);
   const w = writeOne(src, 'oneRtt', 1000);
-  assert.equal(w.frames(), frames);
+  assert.equal(unpadded(w.frames()), frames);
   losePacket(src, w.packet(0));
   const again = writeOne(src, 'oneRtt', 1000).frames();
   assert.equal(
@@ -77,7 +79,7 @@ test('the queue copies byte strings: a decoded frame whose packet buffer is reus
   const packetBuffer = new Uint8Array(8).fill(0xaa);
   q.enqueue({ kind: 'pathResponse', data: packetBuffer });
   packetBuffer.fill(0);
-  assert.equal(writeOne(src, 'oneRtt', 100).frames(), [{ kind: 'pathResponse', data: new Uint8Array(8).fill(0xaa) }]);
+  assert.equal(unpadded(writeOne(src, 'oneRtt', 100).frames()), [{ kind: 'pathResponse', data: new Uint8Array(8).fill(0xaa) }]);
 });
 
 test('PATH_RESPONSE frames are bounded: beyond the bound the oldest is dropped and counted', () => {
@@ -87,7 +89,7 @@ test('PATH_RESPONSE frames are bounded: beyond the bound the oldest is dropped a
   q.enqueue(retire(1));
   assert.is(q.length, 3);
   assert.is(q.droppedPathResponses, 3);
-  const out = writeOne(src, 'oneRtt', 100).frames();
+  const out = unpadded(writeOne(src, 'oneRtt', 100).frames());
   assert.equal(
     out.map((f) => (f.kind === 'pathResponse' ? f.data[0] : -1)),
     [3, 4, -1],
@@ -138,6 +140,32 @@ test('order is strict: a head frame not allowed at the level, or too large, stop
   const w = writeOne(src, 'oneRtt', 10);
   assert.equal(w.frames().map((f) => f.kind), ['handshakeDone', 'stopSending']);
   assert.equal(writeOne(src, 'oneRtt', 52).frames().map((f) => f.kind), ['newToken']);
+});
+
+
+test('a packet with PATH_CHALLENGE or PATH_RESPONSE is padded after its frames so its datagram reaches 1200 bytes, within the room the packet has', () => {
+  for (const kind of ['pathChallenge', 'pathResponse'] as const) {
+    const q = new ControlQueue();
+    const src = new ControlSource(q);
+    q.enqueue({ kind, data: new Uint8Array(8).fill(5) });
+    q.enqueue(retire(1));
+    const w = writeOne(src, 'oneRtt', 1500);
+    const frames = w.frames();
+    assert.equal(frames.map((f) => f.kind), [kind, 'retireConnectionId', 'padding']);
+    // 1200 minus the smallest short header (2) and the AEAD tag (16): the frames fill at least 1182 bytes.
+    assert.ok(w.offset >= PATH_VALIDATION_MIN_FRAME_BYTES && w.offset < PATH_VALIDATION_MIN_FRAME_BYTES + 20, `${w.offset} bytes`);
+    // A small room (the amplification budget): as much padding as fits, no more.
+    const q2 = new ControlQueue();
+    const src2 = new ControlSource(q2);
+    q2.enqueue({ kind, data: new Uint8Array(8).fill(5) });
+    const small = writeOne(src2, 'oneRtt', 300);
+    assert.is(small.offset, 300);
+  }
+  // Other control frames are not padded.
+  const q3 = new ControlQueue();
+  const src3 = new ControlSource(q3);
+  q3.enqueue(retire(1));
+  assert.is(writeOne(src3, 'oneRtt', 1500).offset, 2);
 });
 
 test.run();

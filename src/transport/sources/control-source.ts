@@ -63,6 +63,7 @@ export class ControlSource implements FrameSource {
   /** Writes frames from the head of the queue while they fit and are allowed at the level. */
   write(writer: PacketWriter): number {
     let frames = 0;
+    let pathFrame = false;
     while (!writer.full) {
       const frame = this.queue.peek();
       if (frame === undefined || !frameAllowedIn(frameTypeOf(frame), writer.level)) break;
@@ -73,8 +74,10 @@ export class ControlSource implements FrameSource {
       // The queue lets go of the frame only once it is committed.
       this.queue.onSent();
       frames++;
-      if ((frame.kind === 'pathChallenge' || frame.kind === 'pathResponse') && !writer.full) frames += padForPathValidation(writer);
+      if (frame.kind === 'pathChallenge' || frame.kind === 'pathResponse') pathFrame = true;
     }
+    // After the frames that fit: the datagram of a PATH_* frame is expanded (RFC 9000 §8.2.1, §8.2.2).
+    if (pathFrame && !writer.full) frames += padForPathValidation(writer);
     return frames;
   }
 
