@@ -85,14 +85,18 @@ export interface TransportSettings {
    * Datagram Packetization Layer PMTU Discovery (RFC 9000 §14.3, RFC 8899): once the handshake is
    * confirmed and the peer's address validated, probe (PING + PADDING datagrams) for a larger
    * path MTU up to {@link pathMtuUpperBound}, raise the datagram size on each acknowledged probe,
-   * and fall back to {@link maxDatagramSize} when large packets vanish (a black hole). Default true.
+   * and fall back to {@link maxDatagramSize} when large packets vanish (a black hole).
    *
-   * Node's `node:dgram` cannot set Don't Fragment (IP_MTU_DISCOVER) itself; Linux sockets default
-   * to IP_PMTUDISC_WANT: a datagram within the route's known PMTU leaves with DF set (a smaller hop
-   * drops it, which is what discovery needs), one above a PMTU the kernel learnt from ICMP is
-   * fragmented locally and may then pass as a successful probe.
+   * Default `'loopback'`: on when the peer's address is a loopback address (127.0.0.0/8, ::1),
+   * off elsewhere; `true` turns it on for every peer. Why not everywhere: Node's `node:dgram`
+   * cannot set Don't Fragment (IP_MTU_DISCOVER) itself, and Linux sockets default to
+   * IP_PMTUDISC_WANT — a datagram within the route's known PMTU leaves with DF set (a smaller hop
+   * drops it, which is what discovery needs), but once the kernel has learnt a smaller PMTU from
+   * ICMP, a larger datagram is fragmented locally and passes as a successful probe, after which
+   * every datagram would be fragmented, which RFC 9000 §14 forbids. Turn it on where the path is
+   * known (a network namespace, a data centre with a uniform MTU) or the bound stays below it.
    */
-  readonly pathMtuDiscovery: boolean;
+  readonly pathMtuDiscovery: boolean | 'loopback';
   /**
    * The largest UDP payload PMTU discovery probes for (MAX_PLPMTU before the peer's
    * max_udp_payload_size caps it). Default 1452: an Ethernet MTU of 1500 minus IPv6 (40) and UDP

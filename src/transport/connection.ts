@@ -190,6 +190,12 @@ function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
   return a.port === b.port && a.address === b.address;
 }
 
+/** True for an IPv4 loopback address (127.0.0.0/8, also IPv4-mapped) or IPv6 ::1. */
+function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase();
+  return a === '::1' || a === '0:0:0:0:0:0:0:1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
+}
+
 /** RFC 9000 §9.1: PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and PADDING are probing frames; a packet of only those is a probing packet. */
 function isProbingPacket(frames: readonly Frame[]): boolean {
   for (let i = 0; i < frames.length; i++) {
@@ -423,7 +429,7 @@ export class QuicConnection implements QuicConnectionCore {
 
     // Path MTU discovery (RFC 9000 §14.3): the builder's datagram size follows its PLPMTU.
     this.pmtud = new PathMtuDiscovery({ base: settings.maxDatagramSize });
-    this.pmtudWaiting = settings.pathMtuDiscovery;
+    this.pmtudWaiting = settings.pathMtuDiscovery === true || (settings.pathMtuDiscovery === 'loopback' && isLoopbackAddress(this.remote.address));
     this.appliedPlpmtu = this.pmtud.plpmtu;
 
     // Loss recovery and the packet builder.

@@ -40,7 +40,7 @@ export const DEFAULT_TRANSPORT_SETTINGS: Readonly<TransportSettings> = Object.fr
   connectionIdLength: 8,
   initialRtt: 333,
   maxDatagramSize: 1200,
-  pathMtuDiscovery: true,
+  pathMtuDiscovery: 'loopback',
   pathMtuUpperBound: 1452,
   keepAliveInterval: 0,
   streamSendBufferSize: 1 << 20,
@@ -108,7 +108,7 @@ export function resolveTransportSettings(overrides: Partial<TransportSettings> |
   check(Number.isFinite(s.initialRtt) && s.initialRtt > 0, 'initialRtt', s.initialRtt, 'a positive number of ms');
   // RFC 9000 §14: QUIC needs paths carrying at least 1200-byte datagrams.
   check(isCount(s.maxDatagramSize) && s.maxDatagramSize >= 1200 && s.maxDatagramSize <= 65_527, 'maxDatagramSize', s.maxDatagramSize, 'an integer in 1200..65527');
-  check(typeof s.pathMtuDiscovery === 'boolean', 'pathMtuDiscovery', s.pathMtuDiscovery, 'true or false');
+  check(typeof s.pathMtuDiscovery === 'boolean' || s.pathMtuDiscovery === 'loopback', 'pathMtuDiscovery', s.pathMtuDiscovery, "true, false or 'loopback'");
   // RFC 9000 §18.2: 65527 is the largest max_udp_payload_size.
   check(isCount(s.pathMtuUpperBound) && s.pathMtuUpperBound >= 1200 && s.pathMtuUpperBound <= 65_527, 'pathMtuUpperBound', s.pathMtuUpperBound, 'an integer in 1200..65527');
   check(Number.isFinite(s.keepAliveInterval) && s.keepAliveInterval >= 0, 'keepAliveInterval', s.keepAliveInterval, 'a number of ms ≥ 0 (0: never)');

@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, Transfer, type PairOptions, type TransferPlan } from '../support/connection-pair.js';
+import { simAddress } from '../support/sim-network.js';
 import type { LinkOptions } from '../support/sim-network.js';
 
 const KB = 1024;
@@ -148,6 +149,29 @@ test('with PMTU discovery on a large-MTU link a transfer uses bigger packets: fe
   const off = await run({ clientTransport: { pathMtuDiscovery: false }, serverTransport: { pathMtuDiscovery: false } });
   const on = await run({ clientTransport: { pathMtuUpperBound: 8000 }, serverTransport: { pathMtuUpperBound: 8000 } });
   assert.ok(on < off * 0.5, `${on} datagrams with discovery, ${off} without`);
+});
+
+
+test("by default ('loopback') discovery runs only toward a loopback peer; true turns it on for any address", async () => {
+  const addresses = { clientAddress: simAddress(50001, '192.0.2.10'), serverAddress: simAddress(4433, '198.51.100.1') };
+  const bound = { pathMtuUpperBound: 8000 };
+  const remote = await createPair({ seed: 31, link: { delay: 10, mtu: 8000 }, ...addresses, clientTransport: bound, serverTransport: bound });
+  assert.ok(remote.handshake());
+  remote.net.advance(5_000);
+  for (const sc of [remote.client, remote.server]) {
+    const s = sc.conn.stats();
+    assert.is(s.mtuProbesSent, 0, `${sc.conn.role} probed a non-loopback peer by default`);
+    assert.is(s.pathMtu, 1200);
+  }
+  const on = { pathMtuUpperBound: 8000, pathMtuDiscovery: true };
+  const forced = await createPair({ seed: 31, link: { delay: 10, mtu: 8000 }, ...addresses, clientTransport: on, serverTransport: on });
+  assert.ok(forced.handshake());
+  forced.net.advance(5_000);
+  for (const sc of [forced.client, forced.server]) assert.ok(sc.conn.stats().pathMtu > 7900, `${sc.conn.role}: ${sc.conn.stats().pathMtu}`);
+  const loopback = await createPair({ seed: 31, link: { delay: 10, mtu: 8000 }, clientTransport: bound, serverTransport: bound });
+  assert.ok(loopback.handshake());
+  loopback.net.advance(5_000);
+  for (const sc of [loopback.client, loopback.server]) assert.ok(sc.conn.stats().pathMtu > 7900, `${sc.conn.role}: ${sc.conn.stats().pathMtu}`);
 });
 
 test.run();

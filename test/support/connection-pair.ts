@@ -8,7 +8,7 @@ import { nodeCrypto } from '../../src/crypto/node.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { generateSelfSignedCertificate, type SelfSignedCertificate } from '../../src/tls/self-signed.js';
 import type { ConnectionTuning } from '../../src/transport/connection.js';
-import type { ConnectionEvent, TransportSettings } from '../../src/transport/connection-types.js';
+import type { ConnectionEvent, SocketAddress, TransportSettings } from '../../src/transport/connection-types.js';
 import type { FrameSource, PacketWriter } from '../../src/packet/types.js';
 import { encodeFrame, frameSize } from '../../src/wire/frames/encode.js';
 import type { Frame } from '../../src/wire/frames/types.js';
@@ -56,6 +56,10 @@ export interface PairOptions {
   readonly seed?: number;
   /** Both directions' link options (overridden per direction below). */
   readonly link?: LinkOptions;
+  /** The client's address; default {@link CLIENT_ADDRESS} (loopback). */
+  readonly clientAddress?: SocketAddress;
+  /** The server's address; default {@link SERVER_ADDRESS} (loopback). */
+  readonly serverAddress?: SocketAddress;
   /** Client → server link. */
   readonly up?: LinkOptions;
   /** Server → client link. */
@@ -155,7 +159,9 @@ export async function createPair(options: PairOptions = {}): Promise<Pair> {
   const serverProvider = seededProvider(base, seed * 7919 + 1);
   const clientProvider = seededProvider(base, seed * 7919 + 2);
   const alpn = options.alpn ?? ['test'];
-  const serverHost = new SimHost(net, SERVER_ADDRESS, {
+  const clientAddress = options.clientAddress ?? CLIENT_ADDRESS;
+  const serverAddress = options.serverAddress ?? SERVER_ADDRESS;
+  const serverHost = new SimHost(net, serverAddress, {
     server: {
       provider: serverProvider,
       tls: { certificateChain: cert.certificateChain, privateKey: cert.privateKey, alpnProtocols: alpn },
@@ -168,9 +174,9 @@ export async function createPair(options: PairOptions = {}): Promise<Pair> {
       onAccept: options.onServer,
     },
   });
-  const clientHost = new SimHost(net, CLIENT_ADDRESS, { cidLength: options.clientTransport?.connectionIdLength ?? 8 });
-  if (options.up !== undefined || options.link !== undefined) net.configure(CLIENT_ADDRESS, SERVER_ADDRESS, { ...options.link, ...options.up });
-  if (options.down !== undefined || options.link !== undefined) net.configure(SERVER_ADDRESS, CLIENT_ADDRESS, { ...options.link, ...options.down });
+  const clientHost = new SimHost(net, clientAddress, { cidLength: options.clientTransport?.connectionIdLength ?? 8 });
+  if (options.up !== undefined || options.link !== undefined) net.configure(clientAddress, serverAddress, { ...options.link, ...options.up });
+  if (options.down !== undefined || options.link !== undefined) net.configure(serverAddress, clientAddress, { ...options.link, ...options.down });
   const start = (): SimConnection =>
     clientHost.connect(
       {
@@ -181,7 +187,7 @@ export async function createPair(options: PairOptions = {}): Promise<Pair> {
         version: options.version,
         inspect: options.clientInspect,
       },
-      SERVER_ADDRESS,
+      serverAddress,
       options.clientHandler,
       options.clientTuning,
     );
