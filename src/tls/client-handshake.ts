@@ -387,6 +387,7 @@ export class ClientHandshake extends HandshakeCore implements TlsClientMachineHa
       peerSignatureScheme: this.peerScheme,
       peerCertificates: this.peerCertificates,
       peerCertificateTrust: this.peerChain?.trust ?? 'none',
+      certificateRequested: this.certificateRequest !== undefined,
       peerTransportParameters: (this.peerTransportParameters as Uint8Array).slice(),
       helloRetryRequest: this.retry !== undefined,
     };

@@ -222,7 +222,12 @@ function resolveTrust(t: TlsTrustOptions): ResolvedTrust {
  */
 const checkedPairs = new WeakMap<KeyObject, WeakSet<Uint8Array>>();
 
-function checkKeyPair(pair: TlsCertificateKeyPair, who: string): void {
+/**
+ * @internal Checks a certificate chain and its key as a session would when it is created: a
+ * non-empty chain, a private key that can sign a TLS 1.3 CertificateVerify, and that belongs to the
+ * end entity. Throws {@link TlsAlertError} internal_error naming `who`.
+ */
+export function checkKeyPair(pair: TlsCertificateKeyPair, who: string): void {
   if (!Array.isArray(pair.certificateChain) || pair.certificateChain.length === 0) configError(`${who} certificateChain is empty`);
   const key = pair.privateKey;
   if (key === undefined || key === null || typeof key !== 'object' || key.type !== 'private') configError(`${who} privateKey is not a private KeyObject`);

@@ -383,6 +383,7 @@ export class ServerHandshake extends HandshakeCore implements TlsServerMachineHa
       peerSignatureScheme: this.peerScheme,
       peerCertificates: this.peerCertificates,
       peerCertificateTrust: this.peerTrust,
+      certificateRequested: this.requestedSchemes !== undefined,
       peerTransportParameters: (this.clientTransportParameters as Uint8Array).slice(),
       helloRetryRequest: this.retry !== undefined,
     };

@@ -88,6 +88,11 @@ export interface TlsHandshakeInfo {
   readonly peerCertificates: readonly Uint8Array[];
   /** How the peer's chain was accepted. */
   readonly peerCertificateTrust: TlsPeerCertificateTrust;
+  /**
+   * Whether the server asked for a client certificate (CertificateRequest, RFC 8446 §4.3.2): on a
+   * client, the server sent one; on a server, this server sent one.
+   */
+  readonly certificateRequested: boolean;
   /** The peer's quic_transport_parameters, undecoded; authenticated now. */
   readonly peerTransportParameters: Uint8Array;
   /** Whether a HelloRetryRequest was exchanged. */
