@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { createServer, QuicServer, DEFAULT_ACCEPT_BACKLOG, type QuicServerOptions } from './server.js';
+export { createServer, QuicServer, DEFAULT_ACCEPT_BACKLOG, type ClientCertificateMode, type QuicServerOptions } from './server.js';
 export { connect, createEndpoint, QuicEndpoint, type QuicClientOptions, type QuicConnectOptions, type QuicEndpointOptions } from './endpoint.js';
 export { QuicConnection, type QuicCloseOptions, type QuicDatagrams, type QuicIncomingStream } from './connection.js';
 export { QuicBidirectionalStream, QuicReceiveStream, QuicSendStream } from './stream.js';
@@ -13,4 +13,4 @@ export type { AsyncReadableStream } from './inbox.js';
 export type { CertificateInput, CryptoOption, EndpointCreationOptions, InspectOption, TransportOptions } from './options.js';
 export type { ConnectionCloseInfo, ConnectionState, ConnectionStats, SocketAddress, StreamStats, TransportSettings } from '../transport/connection-types.js';
 export { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
-export type { TlsHandshakeInfo } from '../tls/session-events.js';
+export type { TlsHandshakeInfo, TlsPeerCertificateTrust } from '../tls/session-events.js';

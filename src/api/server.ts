@@ -10,8 +10,8 @@ import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
 import type { SocketAddress } from '../endpoint/address.js';
 import { stripBrackets } from '../endpoint/address.js';
-import { spkiSha256Base64 } from '../tls/certificates.js';
-import { resolveServerConfig } from '../tls/config.js';
+import { loadCertificateChainPem, spkiSha256Base64, TrustStore } from '../tls/certificates.js';
+import { resolveServerConfig, type TlsClientAuthenticationConfig, type TlsServerConfig } from '../tls/config.js';
 import { generateSelfSignedCertificate } from '../tls/self-signed.js';
 import { resolveTransportSettings } from '../transport/settings.js';
 import { TransportErrorCode } from '../wire/errors.js';
@@ -20,6 +20,9 @@ import { QuicConnection, type QuicCloseOptions } from './connection.js';
 import { bindEndpoint, type QuicEndpoint } from './endpoint.js';
 import { Inbox, type AsyncReadableStream } from './inbox.js';
 import { resolveCertificate, toInspectFunction, type CertificateInput, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
+
+/** Whether a server asks clients for a certificate; see {@link QuicServerOptions.requestClientCertificate}. */
+export type ClientCertificateMode = 'none' | 'request' | 'require';
 
 /** Default {@link QuicServerOptions.backlog}. */
 export const DEFAULT_ACCEPT_BACKLOG = 128;
@@ -40,6 +43,24 @@ export interface QuicServerOptions extends EndpointCreationOptions {
    * {@link QuicServer.certificateSpkiSha256} or trust {@link QuicServer.certificatePem}.
    */
   readonly certificate?: CertificateInput;
+  /**
+   * Client certificates (mutual TLS, RFC 8446 §4.3.2): `'none'` (the default) asks for none;
+   * `'request'` asks, and a client may answer without one (an empty Certificate); `'require'`
+   * refuses a client without one with the TLS alert certificate_required (RFC 8446 §4.4.2.4,
+   * CONNECTION_CLOSE CRYPTO_ERROR 0x174). A certificate a client does send must verify against
+   * {@link clientCa} and/or {@link clientPinnedSpkiSha256} (one of them is required), or the
+   * handshake fails with the verifier's alert (unknown_ca for an unknown issuer, certificate_unknown
+   * for a key matching no pin, bad_certificate for e.g. an extendedKeyUsage without clientAuth,
+   * certificate_expired, …). The verified chain is `connection.handshakeInfo.peerCertificates`.
+   */
+  readonly requestClientCertificate?: ClientCertificateMode;
+  /** CA certificates (PEM text with one or more, or a list of PEM texts / DER) client certificates must chain to. */
+  readonly clientCa?: string | readonly (string | Uint8Array)[];
+  /**
+   * Base64 SHA-256 pins of accepted client public keys (SubjectPublicKeyInfo). Alone, a pin match
+   * suffices; with {@link clientCa} the chain must verify too.
+   */
+  readonly clientPinnedSpkiSha256?: readonly string[];
   /** Transport settings of every connection. */
   readonly transport?: TransportOptions;
   /**
@@ -96,6 +117,7 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
   readonly connection$: Observable<QuicConnection>;
   private readonly inbox: Inbox<QuicConnection>;
   private readonly onConnection: ((connection: QuicConnection) => void) | undefined;
+  private handshakesFailed = 0;
 
   /** @internal */
   constructor(endpoint: QuicEndpoint, certificateSpkiSha256: string, certificatePem: string | undefined, options: QuicServerOptions) {
@@ -146,10 +168,22 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
     this.inbox.end();
   }
 
+  /**
+   * Connections that closed before their handshake completed, and so were never delivered: a
+   * refused client certificate (certificate_required, unknown_ca, …), another TLS or transport
+   * error, a timeout, or the server closing.
+   */
+  get failedHandshakes(): number {
+    return this.handshakesFailed;
+  }
+
   /** A new server connection, before its first datagram. @internal */
   accept(ec: EndpointConnection, datagramReceiveQueueLength: number): void {
     const connection = new QuicConnection(ec, { localAddress: this.endpoint.address, datagramReceiveQueueLength });
     connection.onReady(() => this.deliver(connection, ec));
+    connection.ready.catch(() => {
+      this.handshakesFailed++;
+    });
   }
 
   private deliver(connection: QuicConnection, ec: EndpointConnection): void {
@@ -168,6 +202,36 @@ export class QuicServer implements AsyncIterable<QuicConnection> {
       ec.call((core, now) => core.close({ code: TransportErrorCode.CONNECTION_REFUSED, reason: 'accept backlog full', application: false }, now));
     }
   }
+}
+
+/**
+ * The TLS client authentication settings of the options: none for `'none'`; otherwise a chain must
+ * verify against `clientCa` (path validation) and/or `clientPinnedSpkiSha256` — a server of this API
+ * never accepts an unverified client certificate.
+ */
+function resolveClientAuthentication(options: QuicServerOptions): TlsClientAuthenticationConfig | undefined {
+  const mode = options.requestClientCertificate ?? 'none';
+  if (mode !== 'none' && mode !== 'request' && mode !== 'require') {
+    throw new TypeError(`createServer: requestClientCertificate must be 'none', 'request' or 'require', got ${JSON.stringify(mode)}`);
+  }
+  const ca = options.clientCa === undefined ? undefined : typeof options.clientCa === 'string' ? loadCertificateChainPem(options.clientCa) : options.clientCa.flatMap((c) => (typeof c === 'string' ? loadCertificateChainPem(c) : [c]));
+  const pins = options.clientPinnedSpkiSha256;
+  if (mode === 'none') {
+    if (ca !== undefined || pins !== undefined) throw new TypeError("createServer: clientCa / clientPinnedSpkiSha256 are given but requestClientCertificate is 'none'");
+    return undefined;
+  }
+  if (ca !== undefined && ca.length === 0) throw new TypeError('createServer: clientCa holds no certificate');
+  if (pins !== undefined && pins.length === 0) throw new TypeError('createServer: clientPinnedSpkiSha256 is empty');
+  if (ca === undefined && pins === undefined) {
+    throw new TypeError(`createServer: requestClientCertificate '${mode}' needs clientCa or clientPinnedSpkiSha256 to verify client certificates against`);
+  }
+  return {
+    required: mode === 'require',
+    // One TrustStore for every connection's session (a list would be parsed again per connection).
+    trustAnchors: ca === undefined ? undefined : new TrustStore(ca),
+    pinnedSpkiSha256: pins,
+    pinMode: pins !== undefined && ca === undefined ? 'pin-only' : pins !== undefined ? 'require-chain' : undefined,
+  };
 }
 
 /**
@@ -192,7 +256,12 @@ export async function createServer(options: QuicServerOptions): Promise<QuicServ
   }
   // Settings out of range are refused now (RangeError naming the field), not at each client's Initial.
   resolveTransportSettings(options.transport, 'server');
-  const tls = { certificateChain: chain, privateKey, alpnProtocols: options.alpn };
+  const tls: Omit<TlsServerConfig, 'transportParameters'> = {
+    certificateChain: chain,
+    privateKey,
+    alpnProtocols: options.alpn,
+    clientAuthentication: resolveClientAuthentication(options),
+  };
   // Refuse a key that does not match its certificate (or an unusable one) now, not at the first client.
   resolveServerConfig({ ...tls, transportParameters: new Uint8Array(0) });
   const endpoint = await bindEndpoint({
