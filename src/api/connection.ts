@@ -67,7 +67,12 @@ export interface QuicConnectionContext {
  * `connection$` / `onConnection` (server); both are delivered once the handshake is complete.
  */
 export class QuicConnection {
-  /** Resolves when the handshake is complete (RFC 9001 §4.1.1); rejects with a {@link QuicConnectionError} if the connection closes first. */
+  /**
+   * Resolves when the handshake is complete (RFC 9001 §4.1.1) — for a client the server asked for a
+   * certificate, once the handshake is confirmed (HANDSHAKE_DONE, RFC 9001 §4.1.2), since the server
+   * judges the certificate after the client's handshake completes; rejects with a
+   * {@link QuicConnectionError} if the connection closes first.
+   */
   readonly ready: Promise<void>;
   /** Resolves with the close information once the connection is closed (never rejects). */
   readonly closed: Promise<QuicCloseInfo>;
@@ -98,6 +103,8 @@ export class QuicConnection {
   private datagramWritable: WritableStream<Uint8Array> | undefined;
   private outgoingDropped = 0;
   private readonly readyListeners: (() => void)[] = [];
+  /** A client that was asked for a certificate: handshake complete, `ready` waits for HANDSHAKE_DONE. */
+  private awaitingConfirmation = false;
 
   /** @internal */
   constructor(ec: EndpointConnection, context: QuicConnectionContext) {
@@ -170,7 +177,13 @@ export class QuicConnection {
     return this.context.localAddress;
   }
 
-  /** What the TLS handshake negotiated (cipher suite, group, peer certificates, …); undefined until it completes. */
+  /**
+   * What the TLS handshake negotiated (cipher suite, group, peer certificates, …); undefined until it
+   * completes. On a server with `requestClientCertificate`, `peerCertificates` is the client's
+   * chain (DER, end entity first; `new X509Certificate(peerCertificates[0])` reads it), delivered
+   * only after it verified against `clientCa` / `clientPinnedSpkiSha256` and the client proved its
+   * key (`peerCertificateTrust` `'path'`, `'path+pin'` or `'pin'`); empty when the client sent none.
+   */
   get handshakeInfo(): TlsHandshakeInfo | undefined {
     return this.info;
   }
@@ -306,10 +319,16 @@ export class QuicConnection {
       switch (event.type) {
         case 'handshakeComplete':
           this.info = event.info;
-          this.resolveReady();
-          for (const l of this.readyListeners.splice(0)) l();
+          // A client the server asked for a certificate may still be refused after its Finished
+          // (certificate_required, unknown_ca, …): it is ready once the server confirms (RFC 9001 §4.1.2).
+          if (event.info.role === 'client' && event.info.certificateRequested) this.awaitingConfirmation = true;
+          else this.becomeReady();
           break;
         case 'handshakeConfirmed':
+          if (this.awaitingConfirmation) {
+            this.awaitingConfirmation = false;
+            this.becomeReady();
+          }
           break;
         case 'streamOpened':
           this.onStreamOpened(event.streamId, event.bidirectional);
@@ -353,10 +372,15 @@ export class QuicConnection {
     }
   }
 
-  /** Registers a callback run once the handshake is complete (at once if it is). @internal */
+  /** Registers a callback run once the connection is ready (at once if it is). @internal */
   onReady(listener: () => void): void {
-    if (this.info !== undefined) listener();
+    if (this.info !== undefined && !this.awaitingConfirmation) listener();
     else this.readyListeners.push(listener);
+  }
+
+  private becomeReady(): void {
+    this.resolveReady();
+    for (const l of this.readyListeners.splice(0)) l();
   }
 
   private onStreamOpened(id: number, bidirectional: boolean): void {

@@ -9,11 +9,11 @@ import { isIP } from 'node:net';
 import { Endpoint, type EndpointStats } from '../endpoint/endpoint.js';
 import { stripBrackets, type SocketAddress } from '../endpoint/address.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { TlsClientConfig } from '../tls/config.js';
+import { checkKeyPair, type TlsCertificateKeyPair, type TlsClientConfig } from '../tls/config.js';
 import type { QuicVersion } from '../wire/version.js';
 import { defaultConnectionFactory, DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
 import { QuicConnection, type QuicCloseOptions } from './connection.js';
-import { resolveCrypto, toInspectFunction, type CryptoOption, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
+import { resolveCertificate, resolveCrypto, toInspectFunction, type CertificateInput, type CryptoOption, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
 
 /** Options of {@link createEndpoint}. */
 export interface QuicEndpointOptions extends EndpointCreationOptions {
@@ -49,6 +49,16 @@ export interface QuicClientOptions {
   readonly pinnedSpkiSha256?: readonly string[];
   /** INSECURE, for tests only: accept any certificate. */
   readonly insecureSkipVerify?: boolean;
+  /**
+   * The client certificate (mutual TLS): sent when the server asks for one (CertificateRequest,
+   * RFC 8446 §4.3.2) and its key can sign one of the schemes the server accepts. Without it the
+   * client answers a request with an empty Certificate. A server that asks may refuse the
+   * connection after the client's last handshake flight, so a client the server asked for a
+   * certificate resolves `connect()` only once the server has confirmed the handshake
+   * (HANDSHAKE_DONE, RFC 9001 §4.1.2): a refusal rejects it with the server's TLS alert
+   * (`tlsAlertName` certificate_required, unknown_ca, bad_certificate, …).
+   */
+  readonly clientCertificate?: CertificateInput;
   /** Transport settings. */
   readonly transport?: TransportOptions;
   /** QUIC version to start with; default 1. */
@@ -149,6 +159,8 @@ export function createEndpoint(options: QuicEndpointOptions = {}): Promise<QuicE
  */
 export async function connect(options: QuicConnectOptions): Promise<QuicConnection> {
   if (options.endpoint !== undefined) return connectOn(options.endpoint, options);
+  // A bad certificate or key is refused before a socket is opened.
+  const certificate = resolveClientCertificate(options.clientCertificate);
   const remote = await resolveRemote(options.host, options.port, undefined);
   const endpoint = await bindEndpoint({
     host: options.localHost,
@@ -160,7 +172,15 @@ export async function connect(options: QuicConnectOptions): Promise<QuicConnecti
     connectionFactory: options.connectionFactory,
     closeWhenIdle: true,
   });
-  return connectOn(endpoint, options, remote);
+  return connectOn(endpoint, options, remote, certificate);
+}
+
+/** The client certificate as DER chain and KeyObject, checked as the TLS session will (a TlsAlertError internal_error when the key cannot sign or does not match). */
+function resolveClientCertificate(input: CertificateInput | undefined): TlsCertificateKeyPair | undefined {
+  if (input === undefined) return undefined;
+  const pair = resolveCertificate(input);
+  checkKeyPair(pair, 'clientCertificate');
+  return pair;
 }
 
 async function resolveRemote(host: string, port: number, type: 'udp4' | 'udp6' | undefined): Promise<SocketAddress> {
@@ -183,7 +203,8 @@ function trustOptions(options: QuicClientOptions): Pick<TlsClientConfig, 'trustA
   return { trustAnchors: anchors };
 }
 
-async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions, resolved?: SocketAddress): Promise<QuicConnection> {
+async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions, resolved?: SocketAddress, resolvedCertificate?: TlsCertificateKeyPair): Promise<QuicConnection> {
+  const certificate = resolvedCertificate ?? resolveClientCertificate(options.clientCertificate);
   const endpoint = quicEndpoint.endpoint;
   let remote = resolved ?? (await resolveRemote(options.host, options.port, endpoint.address.family === 'IPv6' ? undefined : 'udp4'));
   // A dual-stack IPv6 socket reaches (and hears from) an IPv4 peer at its IPv4-mapped address.
@@ -195,6 +216,7 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
     serverName,
     remoteAddress: serverName === undefined ? remote.address : undefined,
     alpnProtocols: options.alpn,
+    certificate,
     ...trustOptions(options),
   };
   const ec = endpoint.connect({
