@@ -33,6 +33,8 @@ export interface EndpointHost {
   removeRoute(key: string, connection: EndpointConnection): void;
   /** Called once, when the connection is gone (closed or torn down). */
   connectionGone(connection: EndpointConnection): void;
+  /** The connection's peer address changed from `from` to `to` (RFC 9000 §9.3): the by-address map of stateless resets follows. */
+  peerAddressChanged(connection: EndpointConnection, from: SocketAddress, to: SocketAddress): void;
   /** Called once, when the core reports `handshakeComplete` (the connection no longer counts as a handshake in progress). */
   handshakeComplete(connection: EndpointConnection): void;
   /** Counts a connection that threw. */
@@ -58,8 +60,7 @@ function isImmediate(t: NodeJS.Timeout | NodeJS.Immediate): t is NodeJS.Immediat
 export class EndpointConnection {
   /** The sans-IO connection. */
   readonly core: QuicConnectionCore;
-  /** The peer's address when the connection was registered (routing of stateless resets); datagrams go to the core's current `remoteAddress`. */
-  readonly remoteAddress: SocketAddress;
+  private peer: SocketAddress;
   private readonly host: EndpointHost;
   private readonly outbound: OutboundPath;
   private readonly routeKeys = new Set<string>();
@@ -84,7 +85,7 @@ export class EndpointConnection {
   constructor(host: EndpointHost, core: QuicConnectionCore, remoteAddress: SocketAddress, extraRouteKeys: readonly string[] = []) {
     this.host = host;
     this.core = core;
-    this.remoteAddress = remoteAddress;
+    this.peer = remoteAddress;
     for (const key of extraRouteKeys) this.route(key);
     for (const cid of core.localConnectionIds()) this.route(cidKey(cid));
     this.cidSubscription = core.localConnectionIds$.subscribe((change) => {
@@ -102,6 +103,15 @@ export class EndpointConnection {
       clock: host.clock,
       onError: (error) => this.fail(error),
     });
+  }
+
+  /**
+   * The peer's address: where datagrams go and under which the endpoint offers it possible
+   * stateless resets. It follows the core's `remoteAddress` (the peer's migration, RFC 9000 §9.3)
+   * at every flush.
+   */
+  get remoteAddress(): SocketAddress {
+    return this.peer;
   }
 
   /** True once the connection is closed and unregistered. */
@@ -207,10 +217,21 @@ export class EndpointConnection {
 
   private flush(now: number): void {
     if (this.gone) return;
-    const datagrams = this.core.flush(now);
+    const core = this.core;
+    const datagrams = core.flush(now);
     // The core's current peer address: it follows the peer's migration (RFC 9000 §9.3).
-    const to = this.core.remoteAddress ?? this.remoteAddress;
+    const to = core.remoteAddress ?? this.peer;
+    if (to !== this.peer && (to.address !== this.peer.address || to.port !== this.peer.port)) {
+      const from = this.peer;
+      this.peer = to;
+      this.host.peerAddressChanged(this, from, to);
+    }
     for (let i = 0; i < datagrams.length; i++) this.host.send(datagrams[i], to);
+    // Datagrams of the same flush for other peer addresses (RFC 9000 §8.2.2, §9.3.3).
+    if (core.drainOffPathDatagrams !== undefined) {
+      const off = core.drainOffPathDatagrams();
+      for (let i = 0; i < off.length; i++) this.host.send(off[i].datagram, off[i].to);
+    }
     this.settle(now);
   }
 

@@ -563,6 +563,21 @@ export class Endpoint {
   }
 
   /** @internal */
+  peerAddressChanged(connection: EndpointConnection, from: SocketAddress, to: SocketAddress): void {
+    if (!this.live.has(connection)) return;
+    const old = addressKey(from);
+    const set = this.byAddress.get(old);
+    if (set !== undefined) {
+      set.delete(connection);
+      if (set.size === 0) this.byAddress.delete(old);
+    }
+    const key = addressKey(to);
+    let next = this.byAddress.get(key);
+    if (next === undefined) this.byAddress.set(key, (next = new Set()));
+    next.add(connection);
+  }
+
+  /** @internal */
   handshakeComplete(connection: EndpointConnection): void {
     this.handshaking.delete(connection);
   }

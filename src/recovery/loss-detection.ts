@@ -151,6 +151,11 @@ export class LossDetection {
   private handshakeKeys = false;
   private handshakeAckReceived = false;
   private amplificationLimited = false;
+  /**
+   * When set and true for the largest newly acknowledged packet, its acknowledgement gives no RTT
+   * sample: a packet sent on a previous path says nothing about the current one (RFC 9000 §9.4).
+   */
+  skipRttSample: ((packet: SentPacket) => boolean) | undefined = undefined;
 
   /** Creates loss detection state (RFC 9002 Appendix A.4). */
   constructor(config: LossDetectionConfig) {
@@ -309,7 +314,7 @@ export class LossDetection {
     // RFC 9002 §5.1: a sample only when the largest acknowledged is newly acknowledged and at
     // least one newly acknowledged packet is ack-eliciting.
     let rttSampled = false;
-    if (largestNewly.packetNumber === largest && acked.some((p) => p.ackEliciting)) {
+    if (largestNewly.packetNumber === largest && acked.some((p) => p.ackEliciting) && (this.skipRttSample === undefined || !this.skipRttSample(largestNewly))) {
       this.rtt.update(now - largestNewly.timeSent, ack.ackDelay, now, {
         space,
         handshakeConfirmed: this.handshakeConfirmed,

@@ -118,6 +118,12 @@ export class Recovery {
   private ptoExpirations = 0;
   private persistentCongestionEvents = 0;
   private congestionEventsBeforeReset = 0;
+  /** Application packets numbered below this were sent on a previous path (RFC 9000 §9.4); 0: none. */
+  private previousPathBelow = 0;
+  /** Application packets sent to a peer address other than the current one (path probes), while tracked. */
+  private offPathPns: Set<number> | undefined;
+  /** Bytes in flight of packets not sent on the current path: they do not count against its congestion window (RFC 9000 §9.4). */
+  private foreignInFlight = 0;
 
   /** Creates recovery state for a new connection (RFC 9002 Appendix A.4, B.3). */
   constructor(config: RecoveryConfig) {
@@ -143,6 +149,8 @@ export class Recovery {
         config.pacer,
       );
     }
+    // RFC 9000 §9.4: packets sent on another path give no RTT sample for this one.
+    this.lossDetection.skipRttSample = (p) => this.isForeign(p);
   }
 
   /** The congestion controller in use. */
@@ -158,6 +166,11 @@ export class Recovery {
   /** bytes_in_flight: sizes of in-flight packets neither acknowledged, lost nor discarded. */
   get bytesInFlight(): number {
     return this.lossDetection.bytesInFlight;
+  }
+
+  /** Bytes in flight that count against the current path's congestion window: those sent on it (RFC 9000 §9.4). */
+  get pathBytesInFlight(): number {
+    return this.lossDetection.bytesInFlight - this.foreignInFlight;
   }
 
   /** max_datagram_size in bytes. */
@@ -185,12 +198,19 @@ export class Recovery {
    * packet, ACK-only ones included, in packet number order per space; packet numbers jumped over
    * count as never sent, and an ACK for one of them is refused (RFC 9000 §21.4).
    */
-  onPacketSent(packet: SentPacket): void {
+  onPacketSent(packet: SentPacket, offPath = false): void {
     this.lossDetection.onPacketSent(packet);
     this.packetsSent++;
     this.bytesSent += packet.size;
+    if (offPath) {
+      // RFC 9000 §9.4: a probe on another path (PATH_CHALLENGE, PATH_RESPONSE) is tracked for loss
+      // detection only; it does not count against, nor signal to, the current path's controller.
+      (this.offPathPns ??= new Set()).add(packet.packetNumber);
+      if (packet.inFlight) this.foreignInFlight += packet.size;
+      return;
+    }
     if (packet.inFlight) {
-      this.cc.onPacketSent(packet, this.lossDetection.bytesInFlight, packet.timeSent);
+      this.cc.onPacketSent(packet, this.lossDetection.bytesInFlight - this.foreignInFlight, packet.timeSent);
       this.pacer?.onSent(packet.size, packet.timeSent);
     }
     if (packet.ackEliciting && this.bypassPackets > 0) this.bypassPackets--;
@@ -213,7 +233,8 @@ export class Recovery {
     if (r.lost.length > 0) congestionEvent = this.applyLosses(r.lost, r.persistentCongestion, now) || congestionEvent;
     this.packetsAcked += r.acked.length;
     const rtt = this.lossDetection.rtt;
-    this.cc.onPacketsAcked(r.acked, {
+    // RFC 9000 §9.4: acknowledgements of packets sent on another path do not grow this path's window.
+    this.cc.onPacketsAcked(this.tracksForeign() ? this.withoutForeign(r.acked) : r.acked, {
       now,
       applicationLimited: this.applicationLimited,
       smoothedRtt: rtt.smoothedRtt,
@@ -279,14 +300,23 @@ export class Recovery {
    * The peer moved to a new address (not only a new port) and its ownership is confirmed
    * (RFC 9000 §9.4): the congestion controller, the pacer and the RTT estimator return to their
    * initial values (RFC 9002 Appendix A.3, B.3). Packets in flight stay tracked for loss
-   * detection. Statistics keep counting.
+   * detection (one loss recovery context, RFC 9000 §9.4), but application packets numbered below
+   * `previousPathBelow` — sent on the old path — no longer count against the window, and their
+   * acknowledgement or loss neither grows nor shrinks it and gives no RTT sample. Statistics keep counting.
    */
-  onPathChange(): void {
+  onPathChange(previousPathBelow = 0): void {
     this.congestionEventsBeforeReset += this.cc.congestionEvents;
     this.cc = this.makeController(this.cc.maxDatagramSize);
     this.pacer?.reset();
     this.bypassPackets = 0;
     this.lossDetection.rtt.reset();
+    // RFC 9000 §9.4: packets sent on the old path (application packets numbered below
+    // `previousPathBelow`) leave the new controller's bytes in flight; their acknowledgement or
+    // loss is no signal for it.
+    if (previousPathBelow > this.previousPathBelow) this.previousPathBelow = previousPathBelow;
+    let foreign = 0;
+    for (const p of this.lossDetection.sentPackets('application')) if (p.inFlight && this.isForeign(p)) foreign += p.size;
+    this.foreignInFlight = foreign;
   }
 
   /** The handshake is confirmed (RFC 9001 §4.1.2): ack delays are capped by max_ack_delay and the Application Data PTO arms. */
@@ -332,7 +362,7 @@ export class Recovery {
    * recovery (Appendix B.6) are owed, at least that many max-size datagrams.
    */
   congestionAllowance(): number {
-    const room = Math.max(0, Math.floor(this.cc.congestionWindow - this.lossDetection.bytesInFlight));
+    const room = Math.max(0, Math.floor(this.cc.congestionWindow - (this.lossDetection.bytesInFlight - this.foreignInFlight)));
     return this.bypassPackets > 0 ? Math.max(room, this.bypassPackets * this.cc.maxDatagramSize) : room;
   }
 
@@ -376,11 +406,42 @@ export class Recovery {
   private applyLosses(lost: readonly SentPacket[], persistentCongestion: boolean, now: number): boolean {
     this.packetsLost += lost.length;
     for (const p of lost) this.bytesLost += p.size;
+    let signal = lost;
+    if (this.tracksForeign()) {
+      // RFC 9000 §9.4: the loss of a packet sent on another path says nothing about this one.
+      signal = this.withoutForeign(lost);
+      if (persistentCongestion && !signal.some((p) => p.ackEliciting)) persistentCongestion = false;
+    }
     if (persistentCongestion) this.persistentCongestionEvents++;
     // RFC 9000 §14.4: the loss of a PMTU probe is not a congestion signal.
-    const signal = lost.some((p) => p.isMtuProbe) ? lost.filter((p) => !p.isMtuProbe) : lost;
+    if (signal.some((p) => p.isMtuProbe)) signal = signal.filter((p) => !p.isMtuProbe);
     if (signal.length === 0 && !persistentCongestion) return false;
     return this.cc.onPacketsLost(signal, persistentCongestion, now);
+  }
+
+  /** A packet sent on a path other than the current one: before the last path change, or an off-path probe. */
+  private isForeign(p: SentPacket): boolean {
+    return p.space === 'application' && (p.packetNumber < this.previousPathBelow || (this.offPathPns !== undefined && this.offPathPns.has(p.packetNumber)));
+  }
+
+  /** True while packets sent on another path may still be acknowledged or lost with an effect on the controller. */
+  private tracksForeign(): boolean {
+    return this.foreignInFlight > 0 || (this.offPathPns !== undefined && this.offPathPns.size > 0);
+  }
+
+  /** `packets` without those sent on another path, which leave the foreign bookkeeping (they are acknowledged or lost). */
+  private withoutForeign(packets: readonly SentPacket[]): readonly SentPacket[] {
+    const out: SentPacket[] = [];
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i];
+      if (!this.isForeign(p)) {
+        out.push(p);
+        continue;
+      }
+      if (p.inFlight) this.foreignInFlight = Math.max(0, this.foreignInFlight - p.size);
+      this.offPathPns?.delete(p.packetNumber);
+    }
+    return out;
   }
 }
 

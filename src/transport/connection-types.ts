@@ -28,6 +28,14 @@ export interface SocketAddress {
   readonly family: 'IPv4' | 'IPv6';
 }
 
+/** A datagram for a given peer address (see {@link QuicConnectionCore.drainOffPathDatagrams}). */
+export interface AddressedDatagram {
+  /** The UDP payload; the buffer belongs to the caller. */
+  readonly datagram: Uint8Array;
+  /** Where it goes. */
+  readonly to: SocketAddress;
+}
+
 /**
  * Transport settings of one endpoint: what it announces in its transport parameters (RFC 9000
  * §18.2) and how it runs. Every field has a default (see `DEFAULT_TRANSPORT_SETTINGS` in the
@@ -298,6 +306,15 @@ export interface ConnectionStats {
    * returns to the last validated one, and reverts after a failed validation (§9.3.2).
    */
   readonly peerAddressChanges: number;
+  /**
+   * Datagrams sent to a peer address other than the current one: PATH_RESPONSE on the path a
+   * PATH_CHALLENGE came from (RFC 9000 §8.2.2), PATH_CHALLENGE on the previous path after an
+   * apparent migration (§9.3.3).
+   */
+  readonly offPathDatagramsSent: number;
+  /** PATH_CHALLENGE frames sent on the previous path after an apparent migration (RFC 9000 §9.3.3), and those answered. */
+  readonly previousPathChallengesSent: number;
+  readonly previousPathChallengesAnswered: number;
 }
 
 /** Per-stream statistics. */
@@ -344,6 +361,14 @@ export interface QuicConnectionCore {
    * returns them in order. The buffers belong to the caller.
    */
   flush(now: number): Uint8Array[];
+  /**
+   * Takes the datagrams the last {@link flush} built for a peer address other than
+   * {@link remoteAddress} — a PATH_RESPONSE on the path its PATH_CHALLENGE arrived on (RFC 9000
+   * §8.2.2), a PATH_CHALLENGE on the previous path after an apparent migration (§9.3.3) — each
+   * with its destination. Built by the same flush (one outbound path); call it right after every
+   * flush: the next flush drops what was not taken. Optional for cores that never send off-path.
+   */
+  drainOffPathDatagrams?(): readonly AddressedDatagram[];
   /** Emits when the connection has something to send: the merged pending signals of its frame sources. The endpoint's outbound path subscribes and calls {@link flush}. */
   readonly pending$: Observable<void>;
   /** The earliest time at which {@link onTimeout} must be called, or undefined when no timer is armed. */

@@ -73,7 +73,7 @@ import type { TlsHandshakeInfo } from '../tls/session-events.js';
 import { QuicError, TransportErrorCode } from '../wire/errors.js';
 import { decodeFrames } from '../wire/frames/decode.js';
 import { frameTypeOf, isAckEliciting } from '../wire/frames/rules.js';
-import type { AckFrame, ConnectionCloseFrame, DatagramFrame, Frame, NewConnectionIdFrame } from '../wire/frames/types.js';
+import type { AckFrame, ConnectionCloseFrame, DatagramFrame, Frame, NewConnectionIdFrame, PathChallengeFrame, PathResponseFrame } from '../wire/frames/types.js';
 import { checkReservedBits, FIXED_BIT, HEADER_FORM_BIT, iteratePackets, keyPhaseBit, type ParsedLongPacket, type ParsedPacket, type ParsedShortPacket } from '../wire/header.js';
 import { spaceOf, type EncryptionLevel, type PacketNumberSpace } from '../wire/levels.js';
 import { decodeTransportParameters, encodeTransportParameters, validatePeerConnectionIds, type TransportParameters } from '../wire/transport-parameters.js';
@@ -83,6 +83,7 @@ import { AmplificationLimit } from './amplification.js';
 import { closePeriodEnd, CloseResponder } from './closing.js';
 import { connectionIdEquals, LocalConnectionIds, PeerConnectionIds } from './connection-ids.js';
 import type {
+  AddressedDatagram,
   ConnectionCloseInfo,
   ConnectionEvent,
   ConnectionOptions,
@@ -106,6 +107,7 @@ import { CloseSource, type CloseReason } from './sources/close-source.js';
 import { ControlSource } from './sources/control-source.js';
 import { CryptoSource } from './sources/crypto-source.js';
 import { DatagramSource } from './sources/datagram-source.js';
+import { PathProbeSource } from './sources/path-probe-source.js';
 import { PingSource } from './sources/ping-source.js';
 import { StreamManager } from './streams.js';
 import { judgeVersionNegotiation } from './version-negotiation.js';
@@ -126,6 +128,12 @@ export const PATH_RETRY_HOLDOFF = 3;
 
 /** PATH_CHALLENGE frames sent at most for one path validation (a lost one is replaced by a fresh one, RFC 9000 §8.2.1, §13.3). */
 export const MAX_PATH_CHALLENGES = 4;
+
+/** Peer addresses other than the current one whose PATH_CHALLENGE frames are answered (a peer probing paths, RFC 9000 §9.1), remembered at most. */
+export const MAX_PROBE_PATHS = 4;
+
+/** PATH_CHALLENGE / PATH_RESPONSE frames owed to other peer addresses, queued at most (the oldest is dropped: the peer challenges again, RFC 9000 §8.2.2). */
+export const MAX_OFF_PATH_FRAMES = 8;
 
 /** When the pacer blocks a flush, the next one is attempted at least this long after, ms. */
 export const PACING_MIN_WAIT = 0.25;
@@ -221,7 +229,20 @@ interface PeerPath {
 interface PathValidation {
   readonly challenges: Uint8Array[];
   readonly deadline: number;
+  /** Challenges the anti-amplification limit kept below 1200 bytes: a response to one of them leaves the path MTU unvalidated (§8.2.1). */
+  readonly small: Uint8Array[];
+  /** The second, full-size validation §8.2.1 asks for after a small one: the address is validated already. */
+  readonly mtuCheck: boolean;
 }
+
+/** A PATH_CHALLENGE or PATH_RESPONSE owed to a peer address other than the current one, with that address's anti-amplification state. */
+interface OffPathFrame {
+  readonly to: SocketAddress;
+  readonly amplification: AmplificationLimit;
+  readonly frame: PathChallengeFrame | PathResponseFrame;
+}
+
+const NO_ADDRESSED_DATAGRAMS: readonly AddressedDatagram[] = Object.freeze([]);
 
 /**
  * A QUIC connection, sans-IO: see the module documentation and {@link QuicConnectionCore}.
@@ -276,6 +297,27 @@ export class QuicConnection implements QuicConnectionCore {
   /** While a datagram from an address other than the current one is processed: that address and the datagram's size. */
   private otherFrom: SocketAddress | undefined;
   private otherLength = 0;
+  /** The datagram from {@link otherFrom} counts already toward a probe path's anti-amplification budget. */
+  private otherCounted = false;
+  /** Peer addresses other than the current one that sent PATH_CHALLENGE frames, with their anti-amplification state (RFC 9000 §8, §9.1). */
+  private probePaths: PeerPath[] = [];
+  /** PATH_* frames owed to other peer addresses, oldest first. */
+  private offPathFrames: OffPathFrame[] = [];
+  /** The off-path frame whose datagram the flush builds now. */
+  private offPath: OffPathFrame | undefined;
+  /** Datagrams the last flush built for other peer addresses (see {@link drainOffPathDatagrams}). */
+  private offPathOut: AddressedDatagram[] = [];
+  private readonly pathProbeSource: PathProbeSource;
+  private readonly offPathOutbound: OutboundSources;
+  /** The data of the PATH_CHALLENGE sent on the previous path after an apparent migration (RFC 9000 §9.3.3). */
+  private previousPathChallenge: Uint8Array | undefined;
+  /** The first application packet number sent on the current path (RFC 9000 §9.4: earlier ones went elsewhere). */
+  private pathStartPn = 0;
+  /** The current peer address is a new IP address, not validated yet: datagrams stay at the base size (RFC 9000 §14.3). */
+  private newIpUnvalidated = false;
+  private offPathDatagramsSent = 0;
+  private previousPathChallengesSent = 0;
+  private previousPathChallengesAnswered = 0;
   private pathValidationsStarted = 0;
   private pathValidationsSucceeded = 0;
   private pathValidationsFailed = 0;
@@ -487,6 +529,11 @@ export class QuicConnection implements QuicConnectionCore {
       onLost: (frame, packet) => this.cryptoSource.onLost(frame, packet),
     };
     this.closingOutbound = { sources: [finishedOnClose, this.closeSource], congestionGate: 2 };
+    // Datagrams for another peer address (RFC 9000 §8.2.2, §9.3.3): one PATH_* frame each, through
+    // the same assembler; not congestion controlled (bounded, and RFC 9000 §9.4 keeps them out of
+    // the current path's controller), held to that address's anti-amplification budget.
+    this.pathProbeSource = new PathProbeSource((data) => this.onPathChallengeLost(data));
+    this.offPathOutbound = { sources: [this.pathProbeSource], congestionGate: 1 };
     // A delayed ACK rides on any packet another source (or a probe) makes the flush send (RFC 9000 §13.2.1).
     this.ackSource.setPacketPlanned((level) => {
       if (this.probes[spaceOf(level)] > 0) return true;
@@ -521,7 +568,7 @@ export class QuicConnection implements QuicConnectionCore {
       packetNumbers: (space) => self.pn[space],
       limits: {
         maxDatagramSize: () => self.maxDatagramSize(),
-        amplificationBudget: () => self.amplification.budget(),
+        amplificationBudget: () => (self.offPath !== undefined ? self.offPath.amplification.budget() : self.amplification.budget()),
         congestionAllowance: limits.congestionAllowance,
         pacingAllowance: limits.pacingAllowance,
       },
@@ -625,6 +672,7 @@ export class QuicConnection implements QuicConnectionCore {
       if (other) {
         this.otherFrom = from;
         this.otherLength = datagram.length;
+        this.otherCounted = false;
       } else {
         this.amplification.onReceived(datagram.length);
       }
@@ -930,8 +978,9 @@ export class QuicConnection implements QuicConnectionCore {
         this.announceConnectionIds();
         return;
       case 'pathChallenge':
-        // RFC 9000 §8.2.2: answer with a PATH_RESPONSE echoing the data.
-        this.controlQueue.enqueue({ kind: 'pathResponse', data: f.data });
+        // RFC 9000 §8.2.2: answer with a PATH_RESPONSE echoing the data, on the path the challenge came on.
+        if (this.otherFrom === undefined) this.controlQueue.enqueue({ kind: 'pathResponse', data: f.data });
+        else this.queueOffPath(this.otherFrom, this.probePathAmplification(this.otherFrom), { kind: 'pathResponse', data: f.data.slice() });
         return;
       case 'pathResponse':
         this.onPathResponse(f.data, now);
@@ -1027,20 +1076,36 @@ export class QuicConnection implements QuicConnectionCore {
     this.peerAddressChanges++;
     const fallback = this.fallbackPath;
     this.abandonPathValidation();
+    // §9.4: application packets from here on are sent on the new path.
+    this.pathStartPn = this.pn.application.next;
     if (fallback !== undefined && sameAddress(fallback.address, address)) {
       // Back to the last validated address (§9.3.3: e.g. after a spurious migration): no
       // validation, its amplification state and the congestion state it had are kept.
       this.remote = fallback.address;
       this.amplification = fallback.amplification;
       this.fallbackPath = undefined;
+      this.newIpUnvalidated = false;
     } else {
       // Only a validated path is one to revert to; a move from an unvalidated one keeps the older fallback.
       if (this.amplification.validated) this.fallbackPath = { address: this.remote, amplification: this.amplification };
       this.remote = { address: address.address, port: address.port, family: address.family };
-      // §9.3, §8: until validated, at most three times what the new address sent.
-      this.amplification = new AmplificationLimit(false);
-      this.amplification.onReceived(received);
-      this.startPathValidation(now);
+      // §9.3, §8: until validated, at most three times what the new address sent (what it sent
+      // while probing included).
+      const probed = this.takeProbePath(address);
+      this.amplification = probed ?? new AmplificationLimit(false);
+      if (probed === undefined || !this.otherCounted) this.amplification.onReceived(received);
+      const validated = this.fallbackPath;
+      // §14.3: the PLPMTU of the old path says nothing about another IP address; the base until validated.
+      this.newIpUnvalidated = validated !== undefined && validated.address.address !== address.address;
+      this.startPathValidation(now, false);
+      // §9.3.3: in response to an apparent migration, validate the previously active path too
+      // (an attacker forwarding a genuine packet moved us; the peer's answer there moves us back).
+      if (validated !== undefined) {
+        const data = this.provider.randomBytes(8);
+        this.previousPathChallenge = data;
+        this.previousPathChallengesSent++;
+        this.queueOffPath(validated.address, validated.amplification, { kind: 'pathChallenge', data });
+      }
     }
     // §9.5: a connection ID not used before for the new destination, when the peer gave us one
     // (otherwise the current one: the peer moved on its own with the same ID, which §9.5 permits).
@@ -1048,12 +1113,15 @@ export class QuicConnection implements QuicConnectionCore {
     this.updateAmplificationLimited(now);
   }
 
-  /** Sends a PATH_CHALLENGE with 8 unpredictable bytes on the current path and arms its timeout (RFC 9000 §8.2.1, §8.2.4). */
-  private startPathValidation(now: number): void {
+  /**
+   * Sends a PATH_CHALLENGE with 8 unpredictable bytes on the current path and arms its timeout
+   * (RFC 9000 §8.2.1, §8.2.4); `mtuCheck` for the second, full-size validation of §8.2.1.
+   */
+  private startPathValidation(now: number, mtuCheck: boolean): void {
     const data = this.provider.randomBytes(8);
     // §8.2.4: three times the larger of the current PTO and the new path's PTO from kInitialRtt.
     const initialPto = 3 * this.settings.initialRtt + (this.peerTp?.maxAckDelay ?? 25);
-    this.pathValidation = { challenges: [data], deadline: now + 3 * Math.max(this.pto(), initialPto) };
+    this.pathValidation = { challenges: [data], deadline: now + 3 * Math.max(this.pto(), initialPto), small: [], mtuCheck };
     this.pathValidationsStarted++;
     this.controlQueue.enqueue({ kind: 'pathChallenge', data });
   }
@@ -1069,17 +1137,36 @@ export class QuicConnection implements QuicConnectionCore {
 
   /** RFC 9000 §8.2.3: a PATH_RESPONSE echoing one of our challenges, on any path, validates the path the challenge went on. */
   private onPathResponse(data: Uint8Array, now: number): void {
+    const previous = this.previousPathChallenge;
+    if (previous !== undefined && bytesEqual(previous, data)) {
+      // §9.3.3: the previous path works; nothing else changes (a non-probing packet from it moves us back).
+      this.previousPathChallenge = undefined;
+      this.previousPathChallengesAnswered++;
+      return;
+    }
     const v = this.pathValidation;
     // An unsolicited or stale PATH_RESPONSE is ignored (§8.2.2 only permits treating it as an error).
     if (v === undefined || !v.challenges.some((c) => bytesEqual(c, data))) return;
     this.pathValidation = undefined;
     this.pathValidationsSucceeded++;
-    this.amplification.validate();
-    const previous = this.fallbackPath;
-    this.fallbackPath = undefined;
-    // §9.4: a new IP address gets initial congestion and RTT state; a port-only change (NAT
-    // rebinding, usually) keeps them, as the RFC allows.
-    if (previous !== undefined && previous.address.address !== this.remote.address) this.recovery.onPathChange();
+    if (!v.mtuCheck) {
+      this.amplification.validate();
+      this.newIpUnvalidated = false;
+      const fallback = this.fallbackPath;
+      // §9.4: a new IP address gets initial congestion and RTT state, and packets sent on the old
+      // path stop counting for it; a port-only change (NAT rebinding, usually) keeps them, as the
+      // RFC allows. §14.3: PMTU discovery starts over on the new IP address; a port-only change
+      // keeps the route (same hosts, same links), so the PLPMTU is kept (black-hole detection
+      // still catches a change).
+      if (fallback !== undefined && fallback.address.address !== this.remote.address) {
+        this.recovery.onPathChange(this.pathStartPn);
+        this.restartPmtud(now);
+      }
+    }
+    // §8.2.1: a challenge the anti-amplification limit kept small leaves the path MTU unvalidated:
+    // a second validation in a full-size datagram (now allowed); the fallback stays until then.
+    if (v.small.some((c) => bytesEqual(c, data))) this.startPathValidation(now, true);
+    else this.fallbackPath = undefined;
     this.updateAmplificationLimited(now);
   }
 
@@ -1096,11 +1183,57 @@ export class QuicConnection implements QuicConnectionCore {
       return;
     }
     this.peerAddressChanges++;
+    this.pathStartPn = this.pn.application.next;
     this.remote = fallback.address;
     this.amplification = fallback.amplification;
     this.fallbackPath = undefined;
+    this.newIpUnvalidated = false;
     this.usePeerConnectionIdForNewPath();
     this.updateAmplificationLimited(now);
+  }
+
+  /** PMTU discovery of a new path (RFC 9000 §14.3, RFC 8899): from the base, started again under the same conditions as at first. */
+  private restartPmtud(now: number): void {
+    this.pmtud.restart();
+    const setting = this.settings.pathMtuDiscovery;
+    this.pmtudWaiting = setting === true || (setting === 'loopback' && isLoopbackAddress(this.remote.address));
+    this.applyPlpmtu();
+    this.maybeStartPmtud(now);
+  }
+
+  /**
+   * The anti-amplification state of `address`, another peer address whose PATH_CHALLENGE we answer
+   * (RFC 9000 §8, §9.1): the last validated path's, or a probe path's counting the datagram under way once.
+   */
+  private probePathAmplification(address: SocketAddress): AmplificationLimit {
+    const fallback = this.fallbackPath;
+    if (fallback !== undefined && sameAddress(fallback.address, address)) return fallback.amplification;
+    let path: PeerPath | undefined;
+    for (const p of this.probePaths) if (sameAddress(p.address, address)) path = p;
+    if (path === undefined) {
+      if (this.probePaths.length >= MAX_PROBE_PATHS) this.probePaths.shift();
+      path = { address: { address: address.address, port: address.port, family: address.family }, amplification: new AmplificationLimit(false) };
+      this.probePaths.push(path);
+    }
+    if (!this.otherCounted) {
+      path.amplification.onReceived(this.otherLength);
+      this.otherCounted = true;
+    }
+    return path.amplification;
+  }
+
+  /** Removes and returns the anti-amplification state of a probe path to `address`, if there is one. */
+  private takeProbePath(address: SocketAddress): AmplificationLimit | undefined {
+    const i = this.probePaths.findIndex((p) => sameAddress(p.address, address));
+    if (i < 0) return undefined;
+    return this.probePaths.splice(i, 1)[0].amplification;
+  }
+
+  /** Queues a PATH_* frame for a peer address other than the current one; the next flush sends it (RFC 9000 §8.2.2, §9.3.3). */
+  private queueOffPath(to: SocketAddress, amplification: AmplificationLimit, frame: PathChallengeFrame | PathResponseFrame): void {
+    if (this.offPathFrames.length >= MAX_OFF_PATH_FRAMES) this.offPathFrames.shift();
+    this.offPathFrames.push({ to, amplification, frame });
+    this.signal();
   }
 
   /** Forgets the validation under way and the challenges still queued. */
@@ -1340,6 +1473,7 @@ export class QuicConnection implements QuicConnectionCore {
     if (this.stateValue === 'closed' || this.stateValue === 'draining') return [];
     this.flushNow = now;
     const out: Uint8Array[] = (this.outbox = []);
+    if (this.offPathOut.length > 0) this.offPathOut = []; // not taken after the last flush: dropped
     try {
       this.runFlush(now);
     } catch (e) {
@@ -1376,6 +1510,7 @@ export class QuicConnection implements QuicConnectionCore {
     if (mtuProbeSize !== undefined) options = probes === undefined ? { mtuProbeSize } : { probes, mtuProbeSize };
     else if (probes !== undefined) options = { probes };
     this.mtuProbeRequested = mtuProbeSize ?? 0;
+    if (this.offPathFrames.length > 0 && !closing) this.flushOffPath(now);
     const result = this.assembler.flush(now, closing ? this.closingOutbound : this.outbound, options);
     this.mtuProbeRequested = 0;
     if (probes !== undefined) {
@@ -1398,8 +1533,51 @@ export class QuicConnection implements QuicConnectionCore {
     this.updateAmplificationLimited(now);
   }
 
+  /**
+   * Builds the datagrams owed to other peer addresses (RFC 9000 §8.2.2, §9.3.3) with the same
+   * assembler, one frame per datagram; `onDatagram` files them under their destination.
+   */
+  private flushOffPath(now: number): void {
+    const queue = this.offPathFrames;
+    this.offPathFrames = [];
+    for (let i = 0; i < queue.length; i++) {
+      const item = queue[i];
+      if (sameAddress(item.to, this.remote)) {
+        // The peer moved there meanwhile: a response goes on the current path; a challenge of the
+        // previous path is moot once it is the current one again.
+        if (item.frame.kind === 'pathResponse') this.controlQueue.enqueue(item.frame);
+        continue;
+      }
+      this.offPath = item;
+      this.pathProbeSource.set(item.frame);
+      try {
+        // What does not fit (the budget of an unvalidated address) is dropped: the peer challenges again.
+        this.assembler.flush(now, this.offPathOutbound, NO_FLUSH_OPTIONS);
+      } finally {
+        this.offPath = undefined;
+        this.pathProbeSource.clear();
+      }
+      if (this.fatal !== undefined) return;
+    }
+  }
+
+  /** Takes the datagrams the last flush built for other peer addresses (see {@link QuicConnectionCore.drainOffPathDatagrams}). */
+  drainOffPathDatagrams(): readonly AddressedDatagram[] {
+    const out = this.offPathOut;
+    if (out.length === 0) return NO_ADDRESSED_DATAGRAMS;
+    this.offPathOut = [];
+    return out;
+  }
+
   private onPacketSent(packet: SentPacket): void {
-    this.recovery.onPacketSent(packet);
+    const offPath = this.offPath !== undefined;
+    this.recovery.onPacketSent(packet, offPath);
+    if (offPath) {
+      if (packet.ackEliciting) this.lastExchange = packet.timeSent;
+      return;
+    }
+    // RFC 9000 §8.2.1: a challenge the anti-amplification limit kept below 1200 bytes (checked only while validating).
+    if (this.pathValidation !== undefined && packet.size < MIN_INITIAL_DATAGRAM_SIZE && !this.amplification.validated) this.noteSmallChallenge(this.pathValidation, packet);
     if (packet.level === 'oneRtt') {
       if (packet.isMtuProbe) this.pmtud.onProbeSent(packet.packetNumber, this.mtuProbeRequested || packet.size, packet.timeSent, this.pto());
       else if (packet.ackEliciting) this.pmtud.onPacketSent(packet.packetNumber, packet.size);
@@ -1414,10 +1592,26 @@ export class QuicConnection implements QuicConnectionCore {
     if (packet.level === 'oneRtt' && packet.frames.length > 0 && packet.frames[0].kind === 'ack') this.keys.oneRtt.onAckSent(packet.packetNumber);
   }
 
+  /** Records the challenges of `packet` (smaller than 1200 bytes) that belong to validation `v`. */
+  private noteSmallChallenge(v: PathValidation, packet: SentPacket): void {
+    const frames = packet.frames;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (f.kind === 'pathChallenge' && v.challenges.some((c) => bytesEqual(c, f.data))) v.small.push(f.data);
+    }
+  }
+
   private onDatagram(datagram: Uint8Array): void {
-    this.outbox.push(datagram);
     this.datagramsSent++;
     this.bytesSent += datagram.length;
+    const offPath = this.offPath;
+    if (offPath !== undefined) {
+      this.offPathOut.push({ datagram, to: offPath.to });
+      this.offPathDatagramsSent++;
+      offPath.amplification.onSent(datagram.length);
+      return;
+    }
+    this.outbox.push(datagram);
     this.amplification.onSent(datagram.length);
   }
 
@@ -1428,6 +1622,8 @@ export class QuicConnection implements QuicConnectionCore {
 
   /** min(path MTU — PMTU discovery's PLPMTU —, the peer's max_udp_payload_size) (RFC 9000 §14, §18.2). */
   private maxDatagramSize(): number {
+    // RFC 9000 §14.3: on a path not known yet (another address, a new IP address unvalidated), the base.
+    if (this.offPath !== undefined || this.newIpUnvalidated) return this.baseDatagramSize();
     const peer = this.peerTp?.maxUdpPayloadSize;
     const mtu = this.pmtud.plpmtu;
     return peer === undefined ? mtu : Math.min(mtu, peer);
@@ -1440,9 +1636,13 @@ export class QuicConnection implements QuicConnectionCore {
    * must still fit after a fall back.
    */
   private maxDatagramPayloadRoom(): number {
+    return this.baseDatagramSize() - 25 - 16;
+  }
+
+  /** The `maxDatagramSize` setting capped by the peer's max_udp_payload_size: PMTU discovery's base. */
+  private baseDatagramSize(): number {
     const peer = this.peerTp?.maxUdpPayloadSize;
-    const base = peer === undefined ? this.settings.maxDatagramSize : Math.min(this.settings.maxDatagramSize, peer);
-    return base - 25 - 16;
+    return peer === undefined ? this.settings.maxDatagramSize : Math.min(this.settings.maxDatagramSize, peer);
   }
 
   /** RFC 9002 §6.2.2.1: a server blocked by the amplification limit arms no PTO; tell recovery when that changes. */
@@ -1849,6 +2049,9 @@ export class QuicConnection implements QuicConnectionCore {
       pathValidationsStarted: this.pathValidationsStarted,
       pathValidationsSucceeded: this.pathValidationsSucceeded,
       pathValidationsFailed: this.pathValidationsFailed,
+      offPathDatagramsSent: this.offPathDatagramsSent,
+      previousPathChallengesSent: this.previousPathChallengesSent,
+      previousPathChallengesAnswered: this.previousPathChallengesAnswered,
       peerAddressChanges: this.peerAddressChanges,
     };
   }

@@ -190,6 +190,21 @@ export class PathMtuDiscovery {
     this.raiseAt = undefined;
   }
 
+  /**
+   * The peer moved to a new IP address (RFC 9000 §14.3, RFC 8899 §5: the PLPMTU belongs to a
+   * path): back to `disabled` at the base, forgetting what the old path showed; {@link start}
+   * searches the new path. Counters keep counting.
+   */
+  restart(): void {
+    this.stop();
+    this.size = this.max = this.low = this.high = this.base;
+    this.candidate = 0;
+    this.suspiciousLosses = 0;
+    this.largestSentLarge = this.largestAckedLarge = -1;
+    this.epoch = Number.NEGATIVE_INFINITY;
+    this.ptoAtBase = 0;
+  }
+
   /** The size of the MTU probe to send now, or undefined: searching, and no probe outstanding. */
   probeSize(): number | undefined {
     return this.machine.state === 'searching' && this.probePn < 0 && this.candidate > 0 ? this.candidate : undefined;

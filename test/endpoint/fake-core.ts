@@ -6,6 +6,7 @@
 import { Subject } from 'rxjs';
 import { nodeCrypto } from '../../src/crypto/node.js';
 import type {
+  AddressedDatagram,
   ConnectionEvent,
   ConnectionOptions,
   ConnectionState,
@@ -53,6 +54,9 @@ export class FakeCore implements QuicConnectionCore {
   onReceive: ((r: Received, core: FakeCore) => void) | undefined;
   private cids: Uint8Array[];
   private outbox: Uint8Array[] = [];
+  private offPath: AddressedDatagram[] = [];
+  /** The peer address flushes go to (a test sets it to simulate the peer's migration); undefined: the creation address. */
+  remoteAddress: SocketAddress | undefined;
   private events: ConnectionEvent[] = [];
 
   constructor(options: ConnectionOptions) {
@@ -83,6 +87,18 @@ export class FakeCore implements QuicConnectionCore {
   queue(datagram: Uint8Array): void {
     this.outbox.push(datagram);
     this.pending$.next();
+  }
+
+  /** Queues a datagram for another peer address, taken after the next flush (as a PATH_RESPONSE on a probed path), and signals pending. */
+  queueOffPath(datagram: Uint8Array, to: SocketAddress): void {
+    this.offPath.push({ datagram, to });
+    this.pending$.next();
+  }
+
+  drainOffPathDatagrams(): readonly AddressedDatagram[] {
+    const out = this.offPath;
+    this.offPath = [];
+    return out;
   }
 
   /** Queues an application event. */
@@ -195,6 +211,9 @@ export class FakeCore implements QuicConnectionCore {
       pathValidationsSucceeded: 0,
       pathValidationsFailed: 0,
       peerAddressChanges: 0,
+      offPathDatagramsSent: 0,
+      previousPathChallengesSent: 0,
+      previousPathChallengesAnswered: 0,
     };
     return stats;
   }

@@ -57,8 +57,9 @@ test('a transfer survives the client NAT rebinding to a new port mid-transfer, b
   );
   assert.equal(t.mismatches(), []);
   const s = server.conn.stats();
-  assert.is(s.pathValidationsStarted, 1);
-  assert.is(s.pathValidationsSucceeded, 1, 'PATH_CHALLENGE answered by a matching PATH_RESPONSE');
+  // One validation, and a second, full-size one when the anti-amplification limit kept the first challenge small (RFC 9000 §8.2.1).
+  assert.ok(s.pathValidationsStarted >= 1 && s.pathValidationsStarted <= 2, `${s.pathValidationsStarted} validations`);
+  assert.is(s.pathValidationsSucceeded, s.pathValidationsStarted, 'PATH_CHALLENGE answered by a matching PATH_RESPONSE');
   assert.is(s.pathValidationsFailed, 0);
   assert.is(s.peerAddressChanges, 1);
   assert.ok(same(server.conn.remoteAddress, NEW_PORT));
@@ -172,7 +173,7 @@ test('the server sends at most three times the bytes received from the new addre
   p.net.rebind(p.clientHost, NEW_PORT);
   assert.ok(p.net.run(() => t.done, 120_000));
   assert.equal(t.mismatches(), []);
-  assert.is(server.conn.stats().pathValidationsSucceeded, 1);
+  assert.ok(server.conn.stats().pathValidationsSucceeded >= 1);
   assert.ok(sent > 0 && received > 0, `sent ${sent}, received ${received} before validation`);
   assert.is(violations, 0, `sent ${sent} > 3 × received ${received}`);
 });

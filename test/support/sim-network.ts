@@ -349,6 +349,8 @@ export class SimConnection {
   handler: EventHandler | undefined;
   /** Datagrams this connection sent. */
   sent = 0;
+  /** Datagrams sent to a peer address other than the current one (PATH_RESPONSE on a probed path, PATH_CHALLENGE on the previous one). */
+  readonly offPathSent: { readonly to: SocketAddress; readonly bytes: number; readonly time: number }[] = [];
   /** Rewrites or drops outgoing datagrams before they reach the network (tests of bad input). */
   outgoing: ((datagram: Uint8Array, index: number) => Uint8Array | 'drop') | undefined;
   private outIndex = 0;
@@ -384,6 +386,13 @@ export class SimConnection {
         const out = this.outgoing === undefined ? d : this.outgoing(d, this.outIndex++);
         // To the connection's current peer address (it follows the peer's migration, RFC 9000 §9.3).
         if (out !== 'drop') net.send(this.host.address, this.conn.remoteAddress, out);
+      }
+      // The same flush's datagrams for other peer addresses (RFC 9000 §8.2.2, §9.3.3).
+      for (const d of this.conn.drainOffPathDatagrams()) {
+        this.sent++;
+        this.offPathSent.push({ to: d.to, bytes: d.datagram.length, time: now });
+        const out = this.outgoing === undefined ? d.datagram : this.outgoing(d.datagram, this.outIndex++);
+        if (out !== 'drop') net.send(this.host.address, d.to, out);
       }
       const events = this.conn.drainEvents();
       if (events.length === 0) return;

@@ -27,7 +27,7 @@ export const PATH_VALIDATION_MIN_FRAME_BYTES = 1200 - 2 - 16;
  * builder already caps by the anti-amplification budget (then the datagram stays smaller, as
  * allowed). Returns the frames written (0 or 1).
  */
-function padForPathValidation(writer: PacketWriter): number {
+export function padForPathValidation(writer: PacketWriter): number {
   const n = Math.min(writer.room, PATH_VALIDATION_MIN_FRAME_BYTES - PATH_FRAME_SIZE);
   if (n <= 0) return 0;
   writer.buffer.fill(0, writer.offset, writer.offset + n);
