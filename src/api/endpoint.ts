@@ -9,11 +9,15 @@ import { isIP } from 'node:net';
 import { Endpoint, type EndpointStats } from '../endpoint/endpoint.js';
 import { stripBrackets, type SocketAddress } from '../endpoint/address.js';
 import type { CryptoProvider } from '../crypto/provider.js';
+import { CertificateCache, TrustStore } from '../tls/certificates.js';
 import { checkKeyPair, type TlsCertificateKeyPair, type TlsClientConfig } from '../tls/config.js';
 import type { QuicVersion } from '../wire/version.js';
 import { defaultConnectionFactory, DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
 import { QuicConnection, type QuicCloseOptions } from './connection.js';
 import { resolveCertificate, resolveCrypto, toInspectFunction, type CertificateInput, type CryptoOption, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
+
+/** Distinct `ca` lists whose TrustStore an endpoint keeps. */
+const TRUST_STORE_CACHE_SIZE = 8;
 
 /** Options of {@link createEndpoint}. */
 export interface QuicEndpointOptions extends EndpointCreationOptions {
@@ -89,6 +93,10 @@ export class QuicEndpoint {
   readonly endpoint: Endpoint;
   /** @internal */
   readonly provider: CryptoProvider;
+  /** @internal Parsed server certificates, reused by this endpoint's connections (exact bytes; verification is per connection). */
+  readonly certificateCache = new CertificateCache();
+  /** @internal `ca` lists turned into TrustStores, keyed on their exact content. */
+  private readonly trustStores = new Map<string, TrustStore>();
 
   /** @internal */
   constructor(endpoint: Endpoint, provider: CryptoProvider) {
@@ -109,6 +117,23 @@ export class QuicEndpoint {
   /** Counters: datagrams, drops by reason, Version Negotiation, stateless resets, Retry, errors. */
   stats(): EndpointStats {
     return this.endpoint.stats;
+  }
+
+  /**
+   * @internal The TrustStore of a `ca` list, built once per distinct list: connections to the
+   * same server with the same `ca` would otherwise parse the PEM and index the anchors each time.
+   * The key is the list's exact content (text as given, bytes as hex), so a different list never
+   * gets another's store. At most {@link TRUST_STORE_CACHE_SIZE} lists are kept.
+   */
+  trustStoreFor(ca: readonly (string | Uint8Array)[]): TrustStore {
+    const key = JSON.stringify(ca.map((c) => (typeof c === 'string' ? `pem:${c}` : `der:${Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('hex')}`)));
+    let store = this.trustStores.get(key);
+    if (store === undefined) {
+      store = new TrustStore(ca);
+      if (this.trustStores.size >= TRUST_STORE_CACHE_SIZE) this.trustStores.delete(this.trustStores.keys().next().value as string);
+      this.trustStores.set(key, store);
+    }
+    return store;
   }
 
   /** Opens a client connection on this endpoint; resolves when the handshake is complete. */
@@ -192,9 +217,9 @@ async function resolveRemote(host: string, port: number, type: 'udp4' | 'udp6' |
   return { address: found.address, port, family: found.family === 6 ? 'IPv6' : 'IPv4' };
 }
 
-function trustOptions(options: QuicClientOptions): Pick<TlsClientConfig, 'trustAnchors' | 'pinnedSpkiSha256' | 'pinMode' | 'insecureSkipVerify'> {
+function trustOptions(options: QuicClientOptions, quicEndpoint: QuicEndpoint): Pick<TlsClientConfig, 'trustAnchors' | 'pinnedSpkiSha256' | 'pinMode' | 'insecureSkipVerify'> {
   if (options.insecureSkipVerify === true) return { insecureSkipVerify: true };
-  const ca = options.ca === undefined ? undefined : typeof options.ca === 'string' ? [options.ca] : options.ca;
+  const ca = options.ca === undefined ? undefined : quicEndpoint.trustStoreFor(typeof options.ca === 'string' ? [options.ca] : options.ca);
   const anchors = ca !== undefined ? ca : options.trust === 'system' || options.pinnedSpkiSha256 === undefined ? 'system' : undefined;
   if (options.pinnedSpkiSha256 !== undefined) {
     const pinOnly = ca === undefined && options.trust === undefined;
@@ -217,7 +242,8 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
     remoteAddress: serverName === undefined ? remote.address : undefined,
     alpnProtocols: options.alpn,
     certificate,
-    ...trustOptions(options),
+    ...trustOptions(options, quicEndpoint),
+    certificateCache: quicEndpoint.certificateCache,
   };
   const ec = endpoint.connect({
     remoteAddress: remote,

@@ -10,7 +10,7 @@ import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
 import type { SocketAddress } from '../endpoint/address.js';
 import { stripBrackets } from '../endpoint/address.js';
-import { loadCertificateChainPem, spkiSha256Base64, TrustStore } from '../tls/certificates.js';
+import { CertificateCache, loadCertificateChainPem, spkiSha256Base64, TrustStore } from '../tls/certificates.js';
 import { resolveServerConfig, type TlsClientAuthenticationConfig, type TlsServerConfig } from '../tls/config.js';
 import { generateSelfSignedCertificate } from '../tls/self-signed.js';
 import { resolveTransportSettings } from '../transport/settings.js';
@@ -231,6 +231,8 @@ function resolveClientAuthentication(options: QuicServerOptions): TlsClientAuthe
     trustAnchors: ca === undefined ? undefined : new TrustStore(ca),
     pinnedSpkiSha256: pins,
     pinMode: pins !== undefined && ca === undefined ? 'pin-only' : pins !== undefined ? 'require-chain' : undefined,
+    // Clients that come back are not parsed again (exact bytes; verification is per connection).
+    certificateCache: new CertificateCache(),
   };
 }
 

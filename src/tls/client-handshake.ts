@@ -289,6 +289,7 @@ export class ClientHandshake extends HandshakeCore implements TlsClientMachineHa
         pinnedSpkiSha256: trust.pinnedSpkiSha256,
         pinMode: trust.pinMode,
         insecureSkipVerify: trust.insecureSkipVerify,
+        certificateCache: trust.certificateCache,
         ...this.config.verifyName,
       });
       this.peerCertificates = chain.map((c) => c.slice());

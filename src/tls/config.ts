@@ -13,7 +13,7 @@ import { domainToASCII } from 'node:url';
 import type { KeyExchangeGroup } from '../crypto/provider.js';
 import { TlsAlert, TlsAlertError } from './alerts.js';
 import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuiteValue } from './cipher-suites.js';
-import { TrustStore, type TrustAnchorInput } from './certificates.js';
+import { TrustStore, type CertificateCache, type TrustAnchorInput } from './certificates.js';
 import { alpnProtocol } from './extensions.js';
 import { MAX_TICKET_LIFETIME } from './messages/ticket.js';
 import { signatureSchemeMatchesKey, supportedSignatureSchemes } from './signatures.js';
@@ -36,6 +36,8 @@ export interface TlsTrustOptions {
   readonly pinMode?: 'require-chain' | 'pin-only';
   /** INSECURE, tests only: accept any parsable chain; anyone can impersonate anyone. */
   readonly insecureSkipVerify?: boolean;
+  /** Reuse the parsing of certificates seen before (exact bytes, see {@link CertificateCache}); verification is never cached. */
+  readonly certificateCache?: CertificateCache;
 }
 
 /** A certificate chain and the private key of its end entity. */
@@ -135,6 +137,7 @@ export interface ResolvedTrust {
   readonly pinnedSpkiSha256: readonly string[] | undefined;
   readonly pinMode: 'require-chain' | 'pin-only' | undefined;
   readonly insecureSkipVerify: boolean;
+  readonly certificateCache: CertificateCache | undefined;
 }
 
 /** @internal A validated client configuration. */
@@ -211,7 +214,7 @@ function resolveTrust(t: TlsTrustOptions): ResolvedTrust {
   if (t.pinnedSpkiSha256 !== undefined && t.pinnedSpkiSha256.length === 0) configError('pinnedSpkiSha256 is empty: leave it out or give at least one pin');
   if (t.insecureSkipVerify === true && t.pinnedSpkiSha256 !== undefined) configError('insecureSkipVerify and pinnedSpkiSha256 contradict each other');
   if (t.pinMode === 'pin-only' && t.pinnedSpkiSha256 === undefined) configError("pinMode 'pin-only' needs pinnedSpkiSha256");
-  return { trustAnchors, pinnedSpkiSha256: t.pinnedSpkiSha256, pinMode: t.pinMode, insecureSkipVerify: t.insecureSkipVerify === true };
+  return { trustAnchors, pinnedSpkiSha256: t.pinnedSpkiSha256, pinMode: t.pinMode, insecureSkipVerify: t.insecureSkipVerify === true, certificateCache: t.certificateCache };
 }
 
 /**

@@ -337,7 +337,7 @@ export class ServerHandshake extends HandshakeCore implements TlsServerMachineHa
         now: new Date(this.now),
         ...(trust === undefined
           ? { insecureSkipVerify: true }
-          : { trustAnchors: trust.trustAnchors, pinnedSpkiSha256: trust.pinnedSpkiSha256, pinMode: trust.pinMode }),
+          : { trustAnchors: trust.trustAnchors, pinnedSpkiSha256: trust.pinnedSpkiSha256, pinMode: trust.pinMode, certificateCache: trust.certificateCache }),
       });
       this.peerTrust = trust === undefined ? 'unverified' : this.peerChain.trust;
       this.peerCertificates = chain.map((c) => c.slice());
