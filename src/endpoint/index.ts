@@ -13,6 +13,7 @@ export * from './initial-close.js';
 export { addressKey, sameAddress, socketTypeFor, toSocketAddress, type SocketAddress } from './address.js';
 export { cidKey } from './cid-key.js';
 export type {
+  AddressedDatagram,
   ClientConnectionOptions,
   ConnectionCloseInfo,
   ConnectionEvent,

@@ -39,15 +39,19 @@
  * Peer address change (RFC 9000 §9, passive migration / NAT rebinding): after the handshake is
  * confirmed a server follows the client to a new address when an authenticated non-probing packet
  * with the highest packet number arrives from it (§9.3), validates the new path with PATH_CHALLENGE
- * (§8.2) under the anti-amplification limit, resets congestion and RTT state on a validated IP
- * change (§9.4), uses a fresh peer connection ID (§9.5), and reverts to the last validated address
- * when validation fails (§9.3.2). Before confirmation, and on a client, datagrams from another
- * address are dropped and counted.
+ * (§8.2) under the anti-amplification limit — and a second, full-size validation when that limit
+ * kept the challenge below 1200 bytes (§8.2.1) —, challenges the previous path too (§9.3.3), resets
+ * congestion and RTT state on a validated IP change with the old path's packets kept out of the new
+ * controller (§9.4), restarts PMTU discovery on a new IP address (§14.3), uses a fresh peer
+ * connection ID (§9.5), and reverts to the last validated address when validation fails (§9.3.2).
+ * A PATH_CHALLENGE from another address (a peer probing a path) is answered on that path (§8.2.2).
+ * Datagrams for an address other than the current one are built by the same assembler flush and
+ * taken with {@link QuicConnection.drainOffPathDatagrams}. Before confirmation, and on a client,
+ * datagrams from another address are dropped and counted.
  *
  * Not implemented (documented, not faked): active migration (this endpoint never moves on purpose;
  * it announces disable_active_migration by default) and using the server's preferred address (its
- * connection ID is recorded); sending PATH_CHALLENGE on the old path after an apparent migration
- * (§9.3.3) and answering a PATH_CHALLENGE on a path other than the current one; 0-RTT (the client
+ * connection ID is recorded); 0-RTT (the client
  * never offers early data; 0-RTT packets are dropped); ECN marking (received packets are counted as
  * not-ECT); compatible version negotiation (RFC 9368).
  *
