@@ -5,14 +5,16 @@
 // - handshakes per second of wall time, and bulk transfer throughput (CPU time, no loss, 1200-byte
 //   MTU) per packet, both sides together, against the raw AEAD seal and open of 1200-byte packets
 //   measured in slices interleaved with the transfer's;
-// - a breakdown of where a transfer's time goes (inside the connections or not).
+// - a breakdown of where a transfer's time goes (inside the connections or not);
+// - the cost of `new QuicConnection` alone (client with its ClientHello, server), in µs.
 // Figures drift from run to run on shared machines: compare the ratios.
 import { createActor } from 'xstate';
 import { connectionMachine } from '../machines/connection.js';
 import { nodeCrypto } from '../src/crypto/node.js';
 import { initialKeys } from '../src/crypto/keys.js';
 import { QuicConnection } from '../src/transport/connection.js';
-import { createPair, Transfer, type Pair } from '../test/support/connection-pair.js';
+import { QUIC_V1 } from '../src/wire/version.js';
+import { createPair, testCertificate, Transfer, type Pair } from '../test/support/connection-pair.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc (npm run bench -- connection)');
@@ -65,6 +67,40 @@ console.log(`  lifecycle actor alone ≈ ${(perActor / 1024).toFixed(1)} KiB = $
 console.log(`handshakes (both sides, in process): ${((PAIRS * 1000) / handshakeMs).toFixed(0)} per second of wall time`);
 keep.length = 0;
 actors.length = 0;
+
+// ---- construction ------------------------------------------------------------------------------
+// `new QuicConnection` alone, no network: a client (its ClientHello built, key share included) and
+// a server (before the client's first Initial), with the options the pairs above use; µs each.
+{
+  const cert = await testCertificate();
+  const remote = { address: '10.0.0.1', port: 4433, family: 'IPv4' } as const;
+  const key = nodeCrypto.randomBytes(32);
+  const client = (i: number): QuicConnection =>
+    new QuicConnection({ role: 'client', provider: nodeCrypto, now: i, remoteAddress: remote, statelessResetKey: key, tls: { serverName: 'localhost', alpnProtocols: ['test'], trustAnchors: [cert.certificatePem] } });
+  const server = (i: number): QuicConnection =>
+    new QuicConnection({
+      role: 'server',
+      provider: nodeCrypto,
+      now: i,
+      remoteAddress: remote,
+      statelessResetKey: key,
+      tls: { certificateChain: cert.certificateChain, privateKey: cert.privateKey, alpnProtocols: ['test'] },
+      originalDestinationCid: nodeCrypto.randomBytes(16),
+      clientSourceCid: nodeCrypto.randomBytes(8),
+      version: QUIC_V1,
+    });
+  const perConstruction = (make: (i: number) => QuicConnection): number => {
+    for (let i = 0; i < 100; i++) make(i); // warm-up
+    const times: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const t = performance.now();
+      for (let i = 0; i < 200; i++) make(i);
+      times.push(((performance.now() - t) * 1000) / 200);
+    }
+    return times.sort((a, b) => a - b)[2];
+  };
+  console.log(`construction (median of 5 × 200): client ${perConstruction(client).toFixed(0)} µs (ClientHello included), server ${perConstruction(server).toFixed(0)} µs`);
+}
 
 // ---- bulk transfer -------------------------------------------------------------------------------
 const MB = 1 << 20;
