@@ -351,6 +351,11 @@ export class OutboundHarness {
   /** Packets delivered and not yet acknowledged / dropped and not yet declared lost. */
   private readonly toAck: SentPacket[] = [];
   private readonly toLose: SentPacket[] = [];
+
+  /** Packets delivered or dropped whose acknowledgement or loss {@link settle} has not reported yet. */
+  get unsettled(): number {
+    return this.toAck.length + this.toLose.length;
+  }
   readonly fatalErrors: Error[] = [];
   readonly flushResults: FlushResult[] = [];
   /** Write keys per level (the peer opens with the same keys); their AEAD fails while {@link sealFailures} > 0. */
