@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initialWindow } from '../../src/recovery/congestion.js';
 import type { SocketAddress } from '../../src/transport/connection-types.js';
-import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, Transfer, type Pair } from '../support/connection-pair.js';
+import { CLIENT_ADDRESS, createPair, forwardOneCopyFrom, SERVER_ADDRESS, Transfer, type Pair } from '../support/connection-pair.js';
 import { simAddress, type SimConnection } from '../support/sim-network.js';
 
 const KB = 1024;
@@ -206,15 +206,8 @@ test('a spurious migration by a forwarded copy of a genuine packet is undone by 
   const p = await createPair({ seed: 37, clientHandler: t.clientHandler, serverHandler: t.serverHandler });
   assert.ok(p.handshake());
   const attacker = simAddress(40000, '10.9.9.9');
-  let copied = 0;
-  p.client.outgoing = (d) => {
-    // RFC 9000 §9.3.3: an off-path attacker forwards one copy that arrives before the original.
-    if (copied === 0 && (d[0] & 0x80) === 0 && p.client.sent > 30) {
-      copied++;
-      p.net.inject(attacker, SERVER_ADDRESS, d);
-    }
-    return d;
-  };
+  // RFC 9000 §9.3.3: an off-path attacker forwards one copy that arrives before the original.
+  forwardOneCopyFrom(p, attacker);
   let moved = false;
   assert.ok(
     p.net.run(() => {

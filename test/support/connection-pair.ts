@@ -194,6 +194,23 @@ export async function createPair(options: PairOptions = {}): Promise<Pair> {
   return new Pair(net, clientHost, serverHost, start, options.deferStart === true);
 }
 
+/**
+ * RFC 9000 §9.3.3's off-path attacker: once the client has sent more than 30 datagrams, one copy of
+ * its next short-header datagram is also injected from `attacker`, arriving before the original.
+ * Returns how many copies were forwarded so far (0 or 1).
+ */
+export function forwardOneCopyFrom(p: Pair, attacker: SocketAddress): () => number {
+  let copied = 0;
+  p.client.outgoing = (d) => {
+    if (copied === 0 && (d[0] & 0x80) === 0 && p.client.sent > 30) {
+      copied++;
+      p.net.inject(attacker, SERVER_ADDRESS, d);
+    }
+    return d;
+  };
+  return () => copied;
+}
+
 /** SHA-256 of `data`, hex. */
 export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
