@@ -424,7 +424,6 @@ export class QuicConnection {
     this.closeInfo = info;
     if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
     this.stateSubject.complete();
-    this.readyListeners.length = 0;
     this.resolveClosed(info);
   }
 }

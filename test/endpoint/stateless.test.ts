@@ -6,7 +6,7 @@ import { StatelessResetTokenGenerator } from '../../src/transport/stateless-rese
 import { parsePacketHeader } from '../../src/wire/header.js';
 import { isReservedVersion, QUIC_V1, QUIC_V2 } from '../../src/wire/version.js';
 import { fakeFactory } from './fake-core.js';
-import { initialDatagram, rawPeer, random, shortDatagram, until } from './helpers.js';
+import { initialDatagram, rawPeer, random, shortDatagram, unknownVersionDatagram, until } from './helpers.js';
 
 const tls = { certificateChain: [], privateKey: undefined as never, alpnProtocols: ['test'] };
 
@@ -17,23 +17,12 @@ async function server(extra: Partial<Parameters<typeof Endpoint.bind>[0]> = {}) 
   return { endpoint, factory };
 }
 
-function unknownVersion(version: number, dcid: Uint8Array, scid: Uint8Array, size = 1200): Uint8Array {
-  const buf = random(size);
-  buf[0] = 0xc0;
-  new DataView(buf.buffer).setUint32(1, version);
-  buf[5] = dcid.length;
-  buf.set(dcid, 6);
-  buf[6 + dcid.length] = scid.length;
-  buf.set(scid, 7 + dcid.length);
-  return buf;
-}
-
 test('an unsupported version in a 1200-byte datagram gets Version Negotiation: IDs swapped, v1 and v2 listed, greased with a reserved version', async () => {
   const { endpoint, factory } = await server();
   const peer = await rawPeer();
   const dcid = random(12);
   const scid = random(3);
-  await peer.send(unknownVersion(0x1a2b3c4d, dcid, scid), endpoint.address.port);
+  await peer.send(unknownVersionDatagram(0x1a2b3c4d, dcid, scid), endpoint.address.port);
   const vn = await peer.next('Version Negotiation');
   const p = parsePacketHeader(vn, 0, { shortHeaderDcidLength: 0 });
   assert.is(p.form, 'versionNegotiation');
@@ -52,12 +41,12 @@ test('an unsupported version in a 1200-byte datagram gets Version Negotiation: I
 test('Version Negotiation is not sent for a datagram under 1200 bytes, nor by an endpoint that does not listen', async () => {
   const { endpoint } = await server();
   const peer = await rawPeer();
-  await peer.send(unknownVersion(0x1a2b3c4d, random(8), random(8), 1199), endpoint.address.port);
+  await peer.send(unknownVersionDatagram(0x1a2b3c4d, random(8), random(8), 1199), endpoint.address.port);
   await until(() => endpoint.stats.datagramsReceived === 1, 'the datagram');
   assert.is(endpoint.stats.versionNegotiationsSent, 0);
   assert.is(endpoint.stats.dropped.unsupportedVersion, 1);
   endpoint.stopListening();
-  await peer.send(unknownVersion(0x1a2b3c4d, random(8), random(8), 1200), endpoint.address.port);
+  await peer.send(unknownVersionDatagram(0x1a2b3c4d, random(8), random(8), 1200), endpoint.address.port);
   await until(() => endpoint.stats.datagramsReceived === 2, 'the datagram');
   assert.is(endpoint.stats.versionNegotiationsSent, 0);
   assert.is(peer.inbox.length, 0);
@@ -68,7 +57,7 @@ test('Version Negotiation is not sent for a datagram under 1200 bytes, nor by an
 test('Version Negotiation is rate limited per address', async () => {
   const { endpoint } = await server({ versionNegotiation: { perAddressRate: 0.001, perAddressBurst: 3, globalRate: 1000, globalBurst: 1000 } });
   const peer = await rawPeer();
-  for (let i = 0; i < 10; i++) await peer.send(unknownVersion(0x1a2b3c4d, random(8), random(8)), endpoint.address.port);
+  for (let i = 0; i < 10; i++) await peer.send(unknownVersionDatagram(0x1a2b3c4d, random(8), random(8)), endpoint.address.port);
   await until(() => endpoint.stats.datagramsReceived === 10, 'all datagrams');
   assert.is(endpoint.stats.versionNegotiationsSent, 3);
   assert.is(endpoint.stats.dropped.unsupportedVersion, 7);
