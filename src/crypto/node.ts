@@ -12,7 +12,7 @@ import {
   createPublicKey,
   createSecretKey,
   diffieHellman,
-  generateKeyPairSync,
+  createPrivateKey,
   randomBytes as nodeRandomBytes,
   type Cipher,
   type CipherGCMTypes,
@@ -144,10 +144,19 @@ class NodeHash implements IncrementalHash {
 // in base64url) rather than as SPKI DER: OpenSSL 3's DER decoder costs ≈ 120 µs per import and
 // ≈ 90 µs per export here, the JWK path ≈ 16 µs and ≈ 1.5 µs (measured, OpenSSL 3.0, Node 20) —
 // about 0.4 ms of every handshake's CPU. Both paths give the same key and the same errors.
+//
+// The private key is 32 random bytes (RFC 7748 §5: any 32 bytes are a valid private key; the
+// clamping happens inside the function), imported as a JWK, and not made by generateKeyPairSync:
+// Node 20 deadlocks when a key from generateKeyPairSync is exported as a JWK while a garbage
+// collection runs — the export holds the key's mutex while it allocates, and the collected key
+// generation job's destructor takes the same mutex (seen in gdb: ExportJWKEdKey → GC →
+// ~KeyGenJob → pthread_mutex_lock; reproduced by a loop of generateKeyPairSync + export in under
+// 100,000 iterations). The handshake fuzz test hung the CI run on it. The `x` member of the JWK is
+// required to be a string but not read for a private key; the public key comes from the export.
 function nodeKeyShare(group: KeyExchangeGroup): KeyShare {
   if (group === 'x25519') {
-    const { publicKey, privateKey } = generateKeyPairSync('x25519');
-    const raw = new Uint8Array(Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'));
+    const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: nodeRandomBytes(32).toString('base64url'), x: '' }, format: 'jwk' });
+    const raw = new Uint8Array(Buffer.from(privateKey.export({ format: 'jwk' }).x ?? '', 'base64url'));
     if (raw.length !== 32) throw new KeyExchangeError(`x25519 public key export gave ${raw.length} bytes`);
     return {
       group,
