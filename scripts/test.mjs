@@ -18,6 +18,7 @@ const filters = process.argv.slice(2);
 // The slowest file takes ≈ 20 s; a hung file (a deadlock hung one for the whole 15 min a CI run
 // once allowed) should cost minutes, not most of the run.
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 5 * 60_000);
+const SUMMARY_GRACE_MS = 20_000;
 const jobs = Number(process.env.TEST_JOBS ?? Math.max(1, Math.min(2, availableParallelism())));
 
 function walk(dir) {
@@ -45,8 +46,22 @@ function runFile(file) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
+    // A file whose tests have all run (uvu printed its summary) but whose process stays alive — a
+    // failed test that left a socket open — is stopped after a grace period and counted as failing,
+    // rather than held until the file timeout.
+    let lingered = false;
+    let graceTimer;
+    const onData = (d) => {
+      output += d;
+      if (graceTimer === undefined && /Duration:\s/.test(strip(output))) {
+        graceTimer = setTimeout(() => {
+          lingered = true;
+          child.kill('SIGKILL');
+        }, SUMMARY_GRACE_MS);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -54,6 +69,8 @@ function runFile(file) {
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(graceTimer);
+      if (lingered) output += `\n(the process was still running ${SUMMARY_GRACE_MS / 1000} s after its summary: something left a handle open; stopped)\n`;
       const text = strip(output);
       const total = /Total:\s+(\d+)/.exec(text);
       const passed = /Passed:\s+(\d+)/.exec(text);
@@ -63,9 +80,9 @@ function runFile(file) {
         p = Number(passed[1]);
         f = Number(total[1]) - p;
       }
-      const clean = code === 0 && !timedOut && total !== null;
+      const clean = code === 0 && !timedOut && !lingered && total !== null;
       if (!clean && f === 0) f = 1; // crashed, timed out or printed no summary
-      resolve({ file, passed: p, failed: f, code, signal, timedOut, text, ms: Date.now() - started });
+      resolve({ file, passed: p, failed: f, code, signal, timedOut, lingered, text, ms: Date.now() - started });
     });
   });
 }
@@ -80,7 +97,7 @@ async function worker() {
     const status = r.failed === 0 ? 'ok  ' : 'FAIL';
     console.log(`${status} ${r.file}  (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s)`);
     if (r.failed > 0) {
-      const why = r.timedOut ? `timed out after ${FILE_TIMEOUT_MS} ms` : `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}`;
+      const why = r.timedOut ? `timed out after ${FILE_TIMEOUT_MS} ms` : r.lingered ? `still running ${SUMMARY_GRACE_MS / 1000} s after its summary` : `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}`;
       console.log(`---- ${r.file}: ${why}\n${r.text.trimEnd()}\n---- end of ${r.file}`);
     }
   }

@@ -64,7 +64,10 @@ test('a close from the peer fails the open streams at once, while the connection
       () => undefined,
       (e: unknown) => e,
     );
-  await sc.close({ closeCode: 5, reason: 'bye' });
+  // Not awaited here: the server's close resolves only after its own closing period (three PTOs),
+  // by which time the client's draining period — as long, and begun a moment later — may be over
+  // too (it was, once, on a loaded CI machine).
+  const serverClosed = sc.close({ closeCode: 5, reason: 'bye' });
   const error = await reading;
   assert.instance(error, QuicConnectionError);
   assert.is((error as QuicConnectionError).code, 5n);
@@ -72,6 +75,7 @@ test('a close from the peer fails the open streams at once, while the connection
   assert.is(c.state, 'draining');
   assert.is(closedSettled, false);
   assert.is(c.closeReason, undefined);
+  await serverClosed;
   const info = await c.closed;
   assert.is(info.code, 5n);
   assert.is(c.state, 'closed');
