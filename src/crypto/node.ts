@@ -140,6 +140,29 @@ class NodeHash implements IncrementalHash {
   }
 }
 
+/** PKCS #8 PrivateKeyInfo for X25519 (RFC 8410 §7) up to the 32 key bytes. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+let x25519JwkImport = true;
+
+/**
+ * An X25519 private key from its 32 bytes (RFC 7748 §5). As a JWK, whose `x` member Node requires
+ * to be a string but does not read for a private key (the public key is derived); should a Node
+ * version refuse that, as PKCS #8 DER from then on (≈ 100 µs slower, the same key).
+ *
+ * @internal exported for tests
+ */
+export function x25519PrivateKey(d: Uint8Array): KeyObject {
+  const bytes = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  if (x25519JwkImport) {
+    try {
+      return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: bytes.toString('base64url'), x: '' }, format: 'jwk' });
+    } catch {
+      x25519JwkImport = false;
+    }
+  }
+  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, bytes]), format: 'der', type: 'pkcs8' });
+}
+
 // Raw X25519 keys (RFC 7748 §5, 32 bytes) cross node:crypto as JWK (RFC 8037 §2, `x` = the raw key
 // in base64url) rather than as SPKI DER: OpenSSL 3's DER decoder costs ≈ 120 µs per import and
 // ≈ 90 µs per export here, the JWK path ≈ 16 µs and ≈ 1.5 µs (measured, OpenSSL 3.0, Node 20) —
@@ -151,11 +174,10 @@ class NodeHash implements IncrementalHash {
 // collection runs — the export holds the key's mutex while it allocates, and the collected key
 // generation job's destructor takes the same mutex (seen in gdb: ExportJWKEdKey → GC →
 // ~KeyGenJob → pthread_mutex_lock; reproduced by a loop of generateKeyPairSync + export in under
-// 100,000 iterations). The handshake fuzz test hung the CI run on it. The `x` member of the JWK is
-// required to be a string but not read for a private key; the public key comes from the export.
+// 100,000 iterations). The handshake fuzz test hung the CI run on it.
 function nodeKeyShare(group: KeyExchangeGroup): KeyShare {
   if (group === 'x25519') {
-    const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: nodeRandomBytes(32).toString('base64url'), x: '' }, format: 'jwk' });
+    const privateKey = x25519PrivateKey(nodeRandomBytes(32));
     const raw = new Uint8Array(Buffer.from(privateKey.export({ format: 'jwk' }).x ?? '', 'base64url'));
     if (raw.length !== 32) throw new KeyExchangeError(`x25519 public key export gave ${raw.length} bytes`);
     return {
