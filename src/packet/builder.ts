@@ -60,8 +60,14 @@ export const MIN_PACKET_PAYLOAD_ROOM = 32;
  */
 export const STATELESS_RESET_PADDING = 22;
 
-/** Datagrams handed over together, with one header-protection mask call for their short headers (QUIC_MAX_CRYPTO_BATCH_COUNT). */
-export const DEFAULT_BATCH_DATAGRAMS = 16;
+/**
+ * Datagrams handed over together, with one header-protection mask call for their short headers
+ * (the contract's QUIC_MAX_CRYPTO_BATCH_COUNT). 64 rather than msquic's 8 or our former 16: in
+ * interleaved A/B runs of bench/builder (node provider, 1200-byte datagrams, 5 pairs each) the
+ * ratio went 0.74 → 0.87 for ChaCha20 and 0.76 → 0.80 for AES-128-GCM. A flush hands everything
+ * over before it returns in any case, so the batch only delays datagrams within one flush call.
+ */
+export const DEFAULT_BATCH_DATAGRAMS = 64;
 
 /** Spare bytes reserved with each datagram so that its first 1-RTT packet can align its payload. */
 const DATAGRAM_ALIGN_SLACK = 3;
@@ -119,6 +125,9 @@ const NO_FRAMES = Object.freeze([]) as unknown as SentFrame[];
 const NO_OWNERS = Object.freeze([]) as unknown as (FrameSource | null)[];
 /** The packets of a datagram holding none yet (shared, never written: see sealOpenPacket). */
 const NO_PACKETS = Object.freeze([]) as unknown as SentPacket[];
+
+/** The longest short header: first byte, a 20-byte connection ID, a 4-byte packet number (RFC 9000 §17.3.1). */
+const MAX_SHORT_HEADER_BYTES = 1 + 20 + 4;
 
 /** What {@link PacketBuilder.finalize} did with the open packet. */
 export type FinalizeOutcome =
@@ -276,6 +285,8 @@ export class PacketBuilder implements PacketWriter {
   private pending: DatagramRecord[] = [];
   private readonly hpEntries: HeaderProtectionEntry[] = [];
   private hpCount = 0;
+  /** Reused AAD arrays for short headers, by length (see `headerAad`). */
+  private readonly aadScratch: (Uint8Array | undefined)[] = [];
 
   // ---- 1-RTT key generation --------------------------------------------------------------------
   private keyGeneration: PacketKeys | undefined;
@@ -1026,7 +1037,7 @@ export class PacketBuilder implements PacketWriter {
       // (written by the header writer). The AEAD tag follows the payload, within the datagram's
       // capacity. (`sealPacket` would re-check offsets the builder computed itself and rewrite the
       // packet number: ~0.15 µs per packet in a CPU profile of bench/builder.ts.)
-      keys.aead.seal(writeNonce(keys.iv, this.pn, keys.nonce), buf.subarray(this.packetStart, this.payloadStart), buf, this.payloadStart, payloadEnd - this.payloadStart);
+      keys.aead.seal(writeNonce(keys.iv, this.pn, keys.nonce), this.headerAad(buf), buf, this.payloadStart, payloadEnd - this.payloadStart);
       packetEnd = payloadEnd + AEAD_TAG_LENGTH;
       // contract §E: long headers are protected at once (their keys differ per level).
       if (this.longHeader) applyHeaderProtection(keys.hp, buf, this.packetStart, this.pnOffset, this.pnLength);
@@ -1064,6 +1075,22 @@ export class PacketBuilder implements PacketWriter {
       this.bytesOnKey += size;
     }
     if (ends) this.closeDatagram();
+  }
+
+  /**
+   * The AAD of the open packet (RFC 9001 §5.3: its header through the packet number). A short
+   * header (at most 25 bytes) is copied into a reused array of its length rather than viewed in
+   * place: a view is a new typed array per packet (96 bytes of garbage, ~0.05 µs); a long header,
+   * which may carry a token of any length, is viewed.
+   */
+  private headerAad(buf: Uint8Array): Uint8Array {
+    const start = this.packetStart;
+    const length = this.payloadStart - start;
+    if (this.longHeader || length > MAX_SHORT_HEADER_BYTES) return buf.subarray(start, this.payloadStart);
+    let aad = this.aadScratch[length];
+    if (aad === undefined) aad = this.aadScratch[length] = new Uint8Array(length);
+    for (let i = 0; i < length; i++) aad[i] = buf[start + i];
+    return aad;
   }
 
   /** Seal or header protection of the open packet failed: give back its frames and those of its datagram. */
