@@ -2,6 +2,8 @@
 // - memory per idle connection: 1,000 connections (500 client/server pairs) after their handshakes,
 //   heap used after GC divided by the count (plus the ArrayBuffer memory outside the heap), and the
 //   share of it the lifecycle actor takes (a bare actor of the connection machine measured the same way);
+// - memory per connection in the middle of a handshake (the server has sent its flight, the client
+//   waits for it), 500 pairs measured the same way;
 // - handshakes per second of wall time, and bulk transfer throughput (CPU time, no loss, 1200-byte
 //   MTU) per packet, both sides together, against the raw AEAD seal and open of 1200-byte packets
 //   measured in slices interleaved with the transfer's;
@@ -67,6 +69,33 @@ console.log(`  lifecycle actor alone ≈ ${(perActor / 1024).toFixed(1)} KiB = $
 console.log(`handshakes (both sides, in process): ${((PAIRS * 1000) / handshakeMs).toFixed(0)} per second of wall time`);
 keep.length = 0;
 actors.length = 0;
+
+// ---- connections in the middle of a handshake --------------------------------------------------
+// What a flood of Initials leaves behind (the server's handshake limit, maxHandshakes, is counted
+// in such connections): pairs stopped once the server has read the ClientHello and sent its
+// flight, which the down link's filter drops as it is sent (so that no datagram waits in the
+// simulated network), while the client waits for it. Heap per connection, both sides counted; the server side alone is not
+// separable here.
+{
+  const halfOpen: Pair[] = [];
+  const beforeHalf = heap();
+  const beforeHalfBuffers = arrayBuffers();
+  for (let i = 0; i < PAIRS; i++) {
+    const p = await createPair({ seed: i + 1, down: { filter: () => 'drop' } });
+    p.net.advance(15); // one-way delay 10 ms: the server has answered, the client has heard nothing
+    p.client.events.length = 0;
+    p.server.events.length = 0;
+    halfOpen.push(p);
+  }
+  const perHalf = (heap() - beforeHalf) / (2 * PAIRS);
+  const buffersPerHalf = (arrayBuffers() - beforeHalfBuffers) / (2 * PAIRS);
+  const states = new Set(halfOpen.map((p) => `client ${p.client.conn.state}, server ${p.hasServer ? p.server.conn.state : "none"}`));
+  console.log(
+    `mid-handshake connections: ${2 * PAIRS} (states ${[...states].join(', ')}), heap per connection ≈ ${(perHalf / 1024).toFixed(1)} KiB, ` +
+      `ArrayBuffer memory ≈ ${(buffersPerHalf / 1024).toFixed(1)} KiB more`,
+  );
+  halfOpen.length = 0;
+}
 
 // ---- construction ------------------------------------------------------------------------------
 // `new QuicConnection` alone, no network: a client (its ClientHello built, key share included) and
