@@ -167,8 +167,16 @@ interface Chunk {
   used: number;
 }
 
-/** Small writes are gathered into pages of this size, so that a frame rarely spans two chunks. */
+/**
+ * Small writes are gathered into pages, so that a frame rarely spans two chunks. A buffer's first
+ * page is {@link FIRST_PAGE_SIZE} bytes and each further one twice the last, up to this size: a
+ * CRYPTO stream or a stream of small messages does not pin a full page (a server in the middle of
+ * a handshake held two 16 KiB pages for a ~90-byte ServerHello and a ~2 KB flight, measured in a
+ * heap snapshot: 33.7 KiB of ArrayBuffer memory per connection).
+ */
 const PAGE_SIZE = 16 * 1024;
+/** The first page of a {@link SendBuffer}. */
+const FIRST_PAGE_SIZE = 512;
 
 /** The default high-water mark of a {@link SendBuffer}: 1 MiB held (written and not yet acknowledged). */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 1024 * 1024;
@@ -229,6 +237,8 @@ export function copyScratch(length: number): Uint8Array {
  */
 export class SendBuffer {
   private readonly chunks: Chunk[] = [];
+  /** The size of the next page (see {@link PAGE_SIZE}). */
+  private pageSize = FIRST_PAGE_SIZE;
   /** Index of the first live chunk in {@link chunks} (older ones are released). */
   private head = 0;
   private written = 0;
@@ -271,7 +281,8 @@ export class SendBuffer {
     }
     if (src < data.length) {
       const rest = data.length - src;
-      const storage = new Uint8Array(Math.max(rest, PAGE_SIZE));
+      const storage = new Uint8Array(Math.max(rest, this.pageSize));
+      if (this.pageSize < PAGE_SIZE) this.pageSize *= 2;
       storage.set(data.subarray(src));
       this.chunks.push({ offset: this.written + src, data: storage, used: rest });
     }

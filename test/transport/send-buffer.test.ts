@@ -250,4 +250,34 @@ test('property: under random writes, sends, acknowledgements and losses every by
   );
 });
 
+test('a small write does not pin a full page: 1,000 buffers holding 90 bytes each take well under 1,000 × 16 KiB', () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage().arrayBuffers;
+  const held: SendBuffer[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const b = new SendBuffer();
+    b.write(bytes(90, i));
+    held.push(b);
+  }
+  const grown = process.memoryUsage().arrayBuffers - before;
+  // 16 KiB pages would hold 16 MB here; 512-byte first pages hold 0.5 MB.
+  assert.ok(grown < 2 * 1024 * 1024, `ArrayBuffer memory grew by ${grown} bytes`);
+  for (const b of held) assert.equal(b.read(0, 90), bytes(90, held.indexOf(b)));
+});
+
+test('pages grow as a stream keeps writing: 1,000 writes of 100 bytes fill a dozen chunks, not 200', () => {
+  const b = new SendBuffer({ highWaterMark: Infinity });
+  const all: Uint8Array[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const d = bytes(100, i);
+    all.push(d);
+    b.write(d);
+  }
+  assert.ok(b.heldChunks <= 12, `held chunks ${b.heldChunks}`);
+  const whole = new Uint8Array(100_000);
+  all.forEach((d, i) => whole.set(d, i * 100));
+  assert.equal(b.read(0, 100_000), whole);
+});
+
 test.run();
