@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { connect, createEndpoint, QuicConnectionError, type QuicServer } from '../../src/index.js';
 import { TlsAlert } from '../../src/tls/alerts.js';
 import { QUIC_V1, QUIC_V2 } from '../../src/wire/version.js';
-import { accepted, bytes, client, readAll, server, text, writeAll } from './helpers.js';
+import { accepted, bytes, client, readAll, rejection, server, text, writeAll } from './helpers.js';
 
 /** An echo service: every incoming bidirectional stream is piped back. */
 function echo(s: QuicServer): void {
@@ -80,10 +80,7 @@ test('QUIC v2 (RFC 9369) works end to end when the client starts with it', async
 
 test('a wrong pin fails connect() with a QuicConnectionError carrying the TLS alert as CRYPTO_ERROR', async () => {
   const s = await server();
-  const error = await client(s, { pinnedSpkiSha256: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='] }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await rejection(client(s, { pinnedSpkiSha256: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='] }));
   assert.instance(error, QuicConnectionError);
   const e = error as QuicConnectionError;
   assert.is(e.application, false);
@@ -95,10 +92,7 @@ test('a wrong pin fails connect() with a QuicConnectionError carrying the TLS al
 
 test('an ALPN the server does not serve fails with no_application_protocol, seen by the client as the peer’s close', async () => {
   const s = await server({ alpn: ['other'] });
-  const error = await client(s).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await rejection(client(s));
   assert.instance(error, QuicConnectionError);
   assert.is((error as QuicConnectionError).tlsAlert, TlsAlert.no_application_protocol);
   assert.is((error as QuicConnectionError).source, 'peer');
@@ -107,10 +101,7 @@ test('an ALPN the server does not serve fails with no_application_protocol, seen
 
 test('the system trust store refuses the self-signed certificate', async () => {
   const s = await server();
-  const error = await connect({ host: '127.0.0.1', port: s.address.port, alpn: ['test'], serverName: 'localhost' }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await rejection(connect({ host: '127.0.0.1', port: s.address.port, alpn: ['test'], serverName: 'localhost' }));
   assert.instance(error, QuicConnectionError);
   assert.ok((error as QuicConnectionError).tlsAlert !== undefined);
   await s.close();

@@ -79,5 +79,13 @@ export function sha256(data: Uint8Array): string {
 }
 
 /** Text ↔ bytes. */
+/** What `promise` rejects with, or undefined when it fulfils (for asserting on an expected failure). */
+export function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);

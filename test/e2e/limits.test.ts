@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { QuicConnectionError, type QuicServer } from '../../src/index.js';
 import { TransportErrorCode } from '../../src/wire/errors.js';
 import { initialDatagram, rawPeer, random } from '../endpoint/helpers.js';
-import { bytes, client, readAll, server, text, until, writeAll } from './helpers.js';
+import { bytes, client, readAll, rejection, server, text, until, writeAll } from './helpers.js';
 
 /** An echo service: every incoming bidirectional stream is piped back. */
 function echo(s: QuicServer): void {
@@ -30,10 +30,7 @@ test('at maxConnections a new client is refused with CONNECTION_REFUSED while th
   const first = await client(s);
   assert.is(await echoes(first, 'before'), 'before');
   await until(() => s.endpoint.endpoint.handshakeCount === 0, 'the server to count the handshake complete');
-  const refused = await client(s).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const refused = await rejection(client(s));
   assert.instance(refused, QuicConnectionError);
   const error = refused as QuicConnectionError;
   assert.is(error.code, BigInt(TransportErrorCode.CONNECTION_REFUSED));
@@ -82,10 +79,7 @@ test('beyond maxHandshakes with retry: false a new client is refused with CONNEC
   const stuck = await rawPeer();
   await stuck.send(initialDatagram({ dcid: random(8), scid: random(8) }), s.address.port);
   await until(() => s.endpoint.endpoint.handshakeCount === 1, 'a handshake in progress');
-  const refused = await client(s).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const refused = await rejection(client(s));
   assert.instance(refused, QuicConnectionError);
   assert.is((refused as QuicConnectionError).code, BigInt(TransportErrorCode.CONNECTION_REFUSED));
   assert.is(s.stats().retriesSent, 0);

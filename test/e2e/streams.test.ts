@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lastValueFrom, toArray } from 'rxjs';
 import { QuicStreamError, type QuicBidirectionalStream } from '../../src/index.js';
-import { accepted, bytes, client, readAll, server, text, until, writeAll } from './helpers.js';
+import { accepted, bytes, client, readAll, rejection, server, text, until, writeAll } from './helpers.js';
 
 async function incomingBidi(c: { incomingBidirectionalStreams: ReadableStream<QuicBidirectionalStream> }): Promise<QuicBidirectionalStream> {
   const reader = c.incomingBidirectionalStreams.getReader();
@@ -53,10 +53,7 @@ test('a reset stream errors the peer’s readable with a QuicStreamError carryin
   const writer = stream.writable.getWriter();
   await writer.write(bytes('partial'));
   const peer = await incomingBidi(sc);
-  const reading = readAll(peer.readable).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const reading = rejection(readAll(peer.readable));
   await writer.abort(77n);
   const error = await reading;
   assert.instance(error, QuicStreamError);
@@ -109,10 +106,7 @@ test('cancelling a readable sends STOP_SENDING with the reason’s code', async 
   await writer.write(bytes('x'));
   const peer = await incomingBidi(sc);
   await peer.readable.cancel(42);
-  const failure = await writer.closed.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const failure = await rejection(writer.closed);
   assert.instance(failure, QuicStreamError);
   assert.is((failure as QuicStreamError).code, 42n);
   await c.close();
