@@ -160,7 +160,16 @@ export function x25519PrivateKey(d: Uint8Array): KeyObject {
       x25519JwkImport = false;
     }
   }
-  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, bytes]), format: 'der', type: 'pkcs8' });
+  return x25519PrivateKeyDer(bytes);
+}
+
+/**
+ * The same key as PKCS #8 DER: {@link x25519PrivateKey}'s fallback.
+ *
+ * @internal exported for tests
+ */
+export function x25519PrivateKeyDer(d: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, d]), format: 'der', type: 'pkcs8' });
 }
 
 // Raw X25519 keys (RFC 7748 §5, 32 bytes) cross node:crypto as JWK (RFC 8037 §2, `x` = the raw key
