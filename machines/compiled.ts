@@ -184,7 +184,6 @@ export class CompiledMachine<S extends string, E extends EventObject, C, G exten
   readonly all: readonly CompiledTransition<S, E, C, G, U>[];
   private readonly finals: readonly boolean[];
   private readonly flat: ReadonlyArray<readonly CompiledTransition<S, E, C, G, U>[] | undefined>;
-  private readonly eventIndex: Readonly<Record<string, number>>;
   private readonly stateIndexOf: ReadonlyMap<string, number>;
   private readonly makeContext: () => C;
   private readonly makeRefusal: RefusalFactory<S, E, G>;
@@ -213,10 +212,6 @@ export class CompiledMachine<S extends string, E extends EventObject, C, G exten
     this.all = parts.all;
     this.makeContext = parts.makeContext;
     this.makeRefusal = parts.makeRefusal;
-    // A plain object with own properties (fast properties: one keyed load per step).
-    const eventIndex: Record<string, number> = {};
-    parts.eventTypes.forEach((t, i) => (eventIndex[t] = i));
-    this.eventIndex = eventIndex;
     this.stateIndexOf = new Map(parts.states.map((s, i) => [s, i]));
     const n = parts.eventTypes.length;
     const flat: (CompiledTransition<S, E, C, G, U>[] | undefined)[] = new Array(parts.states.length * n).fill(undefined);
@@ -244,14 +239,14 @@ export class CompiledMachine<S extends string, E extends EventObject, C, G exten
 
   /** The candidates for an event type in a state (undefined when the state has none). */
   candidates(stateIndex: number, eventType: string): readonly CompiledTransition<S, E, C, G, U>[] | undefined {
-    const ei = Object.hasOwn(this.eventIndex, eventType) ? this.eventIndex[eventType] : undefined;
-    return ei === undefined ? undefined : this.flat[stateIndex * this.eventTypes.length + ei];
+    const ei = this.indexOfEvent(eventType);
+    return ei < 0 ? undefined : this.flat[stateIndex * this.eventTypes.length + ei];
   }
 
   /** The transition `event` takes in the state at `stateIndex` with `context` (the first candidate whose guard passes), or undefined when refused. Pure. */
   select(stateIndex: number, event: E, context: C): CompiledTransition<S, E, C, G, U> | undefined {
-    const ei = this.eventIndex[event.type];
-    if (typeof ei !== 'number') return undefined; // an event no transition names (or an Object.prototype key)
+    const ei = this.indexOfEvent(event.type);
+    if (ei < 0) return undefined; // an event no transition names
     const candidates = this.flat[stateIndex * this.eventTypes.length + ei];
     if (candidates === undefined) return undefined;
     const args = this.scratch;
@@ -262,6 +257,18 @@ export class CompiledMachine<S extends string, E extends EventObject, C, G exten
       if (t.guard === undefined || t.guard(args)) return t;
     }
     return undefined;
+  }
+
+  /**
+   * Index of `type` in {@link eventTypes}, or -1. A scan of a few strict comparisons (interned
+   * strings compare by pointer): a keyed lookup in a record of the event names goes megamorphic
+   * once a machine has more than four event types (~0.02 µs per event in a perf profile of
+   * bench/builder.ts, several events per packet).
+   */
+  private indexOfEvent(type: string): number {
+    const types = this.eventTypes;
+    for (let i = 0; i < types.length; i++) if (types[i] === type) return i;
+    return -1;
   }
 
   /** The error for `event` refused in the state at `stateIndex` (naming the guards that failed). */
