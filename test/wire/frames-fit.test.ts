@@ -70,6 +70,22 @@ test('fitStreamFrame fits the room, omits Length only when filling it exactly, a
   );
 });
 
+test('fitStreamFrame with a reused result object answers exactly as without one, and returns that object', () => {
+  const out = { dataLength: -1, explicitLength: true };
+  fc.assert(
+    fc.property(streamCase, ({ room, streamId, offset, available, fin }) => {
+      const fresh = fitStreamFrame(room, streamId, offset, available, fin);
+      const reused = fitStreamFrame(room, streamId, offset, available, fin, out);
+      if (fresh === null) assert.is(reused, null);
+      else {
+        assert.is(reused, out, 'the answer is written into the object given');
+        assert.equal({ ...out }, fresh);
+      }
+    }),
+    { numRuns: 10_000 },
+  );
+});
+
 test('a STREAM frame sized by fitStreamFrame encodes within the room and decodes back as the last frame', () => {
   const small = fc
     .tuple(arbVarint(), fc.oneof(fc.constant(0), arbVarint(2 ** 40)), fc.integer({ min: 0, max: 20_000 }), fc.boolean())

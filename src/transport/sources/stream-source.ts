@@ -20,7 +20,7 @@
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { FrameSource, PacketWriter, SentFrame } from '../../packet/types.js';
-import { fitStreamFrame, writeStreamFrame } from '../../wire/frames/encode.js';
+import { fitStreamFrame, writeStreamFrame, type StreamFrameFit } from '../../wire/frames/encode.js';
 import type { EncryptionLevel } from '../../wire/levels.js';
 import type { ControlQueue } from '../control-queue.js';
 import type { FlowController } from '../flow-control.js';
@@ -115,6 +115,8 @@ export class StreamSource implements FrameSource {
   private ringHead = 0;
   private readonly connectionParked = new Set<number>();
   private readonly pending = new Subject<void>();
+  /** Reused by every {@link fitStreamFrame} of {@link write} (no object per frame). */
+  private readonly fit: StreamFrameFit = { dataLength: 0, explicitLength: false };
   private readonly finished = new Subject<number>();
   private readonly creditSubscription: Subscription;
 
@@ -283,7 +285,7 @@ export class StreamSource implements FrameSource {
         this.park(e);
         continue;
       }
-      const fit = fitStreamFrame(writer.room, id, range.offset, range.available, range.fin);
+      const fit = fitStreamFrame(writer.room, id, range.offset, range.available, range.fin, this.fit);
       if (fit === null) break; // not even one byte fits: the stream keeps its turn for the next packet
       const fin = range.fin && fit.dataLength === range.available;
       const data = e.buffer.read(range.offset, fit.dataLength, copyScratch(fit.dataLength));

@@ -258,18 +258,32 @@ export interface StreamFrameFit {
  * the packet's last frame); otherwise it is present. Returns `null` when not even one byte of data
  * fits; when `available === 0` and `fin`, a frame carrying only FIN (0 bytes) is returned if its
  * header fits. The caller sets FIN iff `fin && dataLength === available`.
+ *
+ * With `out`, the answer is written into it and `out` is returned: a frame source that keeps one
+ * such object allocates nothing per frame.
  */
-export function fitStreamFrame(room: number, streamId: number, offset: number, available: number, fin: boolean): StreamFrameFit | null {
+export function fitStreamFrame(room: number, streamId: number, offset: number, available: number, fin: boolean, out?: StreamFrameFit): StreamFrameFit | null {
   const rem = room - 1 - varintSize(streamId) - (offset > 0 ? varintSize(offset) : 0);
   if (rem < 0) return null;
+  let dataLength: number;
+  let explicitLength: boolean;
   if (available === 0) {
     if (!fin) return null;
-    return { dataLength: 0, explicitLength: rem > 0 };
+    dataLength = 0;
+    explicitLength = rem > 0;
+  } else if (rem >= 1 && rem <= available) {
+    // Without a Length field the data runs to the end of the packet: take exactly `rem` bytes.
+    dataLength = rem;
+    explicitLength = false;
+  } else {
+    dataLength = maxWithLengthField(rem, available);
+    if (dataLength < 1) return null;
+    explicitLength = true;
   }
-  // Without a Length field the data runs to the end of the packet: take exactly `rem` bytes.
-  if (rem >= 1 && rem <= available) return { dataLength: rem, explicitLength: false };
-  const n = maxWithLengthField(rem, available);
-  return n >= 1 ? { dataLength: n, explicitLength: true } : null;
+  if (out === undefined) return { dataLength, explicitLength };
+  out.dataLength = dataLength;
+  out.explicitLength = explicitLength;
+  return out;
 }
 
 /**
