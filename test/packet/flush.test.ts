@@ -723,6 +723,33 @@ test('a source that throws: the open packet goes back, earlier datagrams are sti
   assert.equal(streamData(decodeAll(ctx), 1, 3000), patternBytes(3000));
 });
 
+test('a sink that throws in the middle of a batch: later datagrams give their frames back, nothing stays pending, the next flush is whole', () => {
+  const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
+  const a = new PacketAssembler(ctx);
+  const stream = new StreamSource().addStream(1, patternBytes(5000));
+  const accept = ctx.onDatagram.bind(ctx);
+  let handed = 0;
+  ctx.onDatagram = (d: Uint8Array): void => {
+    // The second datagram of the batch is reported, then its hand-over fails.
+    if (++handed === 2) throw new Error('sink down');
+    accept(d);
+  };
+  const r = flush(a, [stream], 0);
+  assert.match(String(r.error), /sink down/);
+  assert.is(ctx.datagrams.length, 1, 'the first datagram was handed over');
+  assert.is(ctx.sent.length, 2, 'the packets of the first two datagrams were reported before their hand-over');
+  const later = stream.written.slice(2);
+  assert.ok(later.length >= 2, 'the batch held datagrams after the failing one');
+  assert.equal(stream.lost, later, 'the frames of every datagram after the failing one went back, in order');
+  assert.is(a.builder.pendingDatagrams, 0);
+  assert.is(a.builder.state, 'uninitialized');
+  // The second datagram was lost with the sink: its data is re-sent like a loss.
+  stream.onLost(stream.written[1]);
+  ctx.onDatagram = accept;
+  flush(a, [stream], 0);
+  assert.equal(streamData(decodeAll(ctx), 1, 5000), patternBytes(5000));
+});
+
 test('stream data scheduled over many flushes and datagram sizes up to 9000 arrives whole', () => {
   for (const mds of [1200, 1452, 1500, 9000]) {
     const ctx = newContext({ role: 'client', levels: ['oneRtt'], dcid: patternBytes(20), scid: new Uint8Array(0) });
