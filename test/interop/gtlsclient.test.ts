@@ -11,11 +11,13 @@
  * GnuTLS priorities (our server on its generated self-signed certificate) and by our server's own
  * TLS configuration (on an openssl certificate), and every suite with the noble provider. Then:
  * gtlsclient closing after we reject its request; our Retry; Version Negotiation from the v2 draft
- * to v1; simulated loss; a key update gtlsclient initiates during an upload.
+ * to v1; simulated loss; a key update gtlsclient initiates during an upload; gtlsclient changing
+ * its address during an upload, by NAT rebinding and by active migration; client certificates.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsclient's whole output for each failing run.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,6 +49,7 @@ import {
   type OpensslCertificate,
   type PeerProcess,
 } from '../support/ngtcp2.js';
+import { createChain, type TestChain } from '../support/pki.js';
 import { requirePeer } from '../support/peers.js';
 
 const KiB = 1024;
@@ -330,6 +333,149 @@ test('a key update gtlsclient initiates during an upload (--key-update) is follo
     assert.ok(log.keyPhases('rx').includes(1), 'our packets reached gtlsclient in key phase 1');
     assert.ok(log.has('cry key update confirmed'), 'gtlsclient confirmed the update');
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The client's address changes (RFC 9000 §9)
+
+/** An upload long enough to be in progress when gtlsclient changes its address 20 ms after the handshake. */
+function bigUpload(name: string): { path: string; bytes: number } {
+  const bytes = 8 * MiB;
+  const path = join(opensslCertificate().dir, name);
+  writeFileSync(path, new Uint8Array(bytes).map((_, i) => (i * 7) & 0xff));
+  return { path, bytes };
+}
+
+/** Sum of the DATA frame payloads of an HTTP/3 request. */
+const dataBytes = (request: Uint8Array): number => http3Frames(request).filter((f) => f.type === H3_FRAME.DATA).reduce((n, f) => n + f.length, 0);
+
+/** The port gtlsclient says it moved to ("Local address is now [127.0.0.1]:PORT"). */
+function newLocalPort(log: Ngtcp2Log): number {
+  const line = log.lines.find((l) => l.startsWith('Local address is now '));
+  const m = line === undefined ? null : /:(\d+)$/.exec(line);
+  assert.ok(m !== null, 'gtlsclient logged its new local address');
+  return Number(m![1]);
+}
+
+/** Answers the request, waits for gtlsclient's close and exit, and checks it read the answer. */
+async function answerAndFinish(connection: QuicConnection, client: PeerProcess, requestStream: QuicBidirectionalStream, label: string): Promise<Ngtcp2Log> {
+  const writer = requestStream.writable.getWriter();
+  await writer.write(http3Response200());
+  await writer.close();
+  const info = await within(connection.closed, 10_000, 'the close by gtlsclient');
+  assert.equal(info, { source: 'peer', application: true, code: H3_NO_ERROR, reason: '' }, label);
+  const exit = await client.waitForExit(10_000);
+  assert.is(exit.code, 0, `${label}: gtlsclient exited with status 0`);
+  const log = client.log;
+  assert.ok(log.has('http: stream 0x0 [:status: 200]'), `${label}: our answer reached gtlsclient at its new address`);
+  return log;
+}
+
+test('gtlsclient rebinding to a new port in the middle of an 8 MiB upload (--change-local-addr --nat-rebinding: same connection ID, no PATH_CHALLENGE of its own): our server validates the new path and follows it (RFC 9000 §9.3), the body arrives whole and our answer reaches the new port', async () => {
+  if (!peersPresent()) return;
+  const upload = bigUpload('upload-rebinding.bin');
+  await withGtlsClient({}, ['--change-local-addr=20ms', '--nat-rebinding', '--exit-on-all-streams-close', '-d', upload.path, ...CLIENT_ARGS], async (connection, client) => {
+    const before = connection.remoteAddress;
+    const { requestStream, request } = await acceptHttp3(connection, 'rebinding', 30_000);
+    assert.is(dataBytes(request), upload.bytes, 'the whole body in DATA frames');
+    const port = newLocalPort(await client.waitFor((l) => l.has('Local address is now'), 'gtlsclient changing its local port'));
+    assert.is.not(port, before.port);
+    assert.equal(connection.remoteAddress, { ...before, port }, 'our server sends to the new port');
+    const stats = connection.stats();
+    assert.is(stats.peerAddressChanges, 1);
+    assert.is(stats.pathValidationsStarted, 1);
+    assert.is(stats.pathValidationsSucceeded, 1);
+    assert.is(stats.pathValidationsFailed, 0);
+    const log = await answerAndFinish(connection, client, requestStream, 'rebinding');
+    assert.ok(log.lines.some((l) => / frm rx \d+ 1RTT PATH_CHALLENGE\(0x1a\) /.test(l)), 'our PATH_CHALLENGE reached gtlsclient');
+    assert.ok(log.lines.some((l) => / frm tx \d+ 1RTT PATH_RESPONSE\(0x1b\) /.test(l)), 'gtlsclient answered it');
+    assert.is(log.oneRttDestinationCids('tx').length, 1, 'a rebinding keeps the connection ID');
+  });
+});
+
+test('gtlsclient migrating on purpose in the middle of an 8 MiB upload (--change-local-addr, our server with disableActiveMigration: false): it moves to a connection ID we issued (RFC 9000 §9.5), both sides validate the new path, the body arrives whole and our answer reaches the new port', async () => {
+  if (!peersPresent()) return;
+  const upload = bigUpload('upload-migration.bin');
+  await withGtlsClient(
+    { transport: { ...SERVER_TRANSPORT, disableActiveMigration: false } },
+    ['--change-local-addr=20ms', '--exit-on-all-streams-close', '-d', upload.path, ...CLIENT_ARGS],
+    async (connection, client) => {
+      const before = connection.remoteAddress;
+      const { requestStream, request } = await acceptHttp3(connection, 'migration', 30_000);
+      assert.is(dataBytes(request), upload.bytes, 'the whole body in DATA frames');
+      const log0 = await client.waitFor((l) => l.lines.some((x) => /^Path validation against path .* succeeded$/.test(x)), 'gtlsclient validating the new path');
+      assert.ok(log0.remoteTransportParameters.get('disable_active_migration') === '0', 'we allowed active migration');
+      const port = newLocalPort(log0);
+      assert.equal(connection.remoteAddress, { ...before, port }, 'our server sends to the new port');
+      const stats = connection.stats();
+      assert.is(stats.peerAddressChanges, 1);
+      assert.is(stats.pathValidationsSucceeded, 1);
+      assert.is(stats.pathValidationsFailed, 0);
+      const log = await answerAndFinish(connection, client, requestStream, 'migration');
+      assert.is(log.oneRttDestinationCids('tx').length, 2, 'gtlsclient moved to a second connection ID of ours');
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Client certificates (RFC 8446 §4.3.2, §4.4.2)
+
+/** gtlsclient's --key/--cert files for the leaf of `pki` (the certificate file holds leaf then intermediates). */
+function clientCertificateFiles(pki: TestChain): { dir: string; args: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'quic-actors-mtls-'));
+  writeFileSync(join(dir, 'client-key.pem'), pki.leaf.privateKeyPem);
+  writeFileSync(join(dir, 'client-cert.pem'), [pki.leaf, ...[...pki.intermediates].reverse()].map((c) => c.pem).join('\n'));
+  return { dir, args: [`--key=${join(dir, 'client-key.pem')}`, `--cert=${join(dir, 'client-cert.pem')}`] };
+}
+
+test("gtlsclient with a client certificate (--key/--cert, leaf + intermediate) against our server with requestClientCertificate: 'require': the handshake completes and the server sees the chain it verified against clientCa", async () => {
+  if (!peersPresent()) return;
+  const pki = await createChain({ intermediates: 1, leaf: { subject: 'CN=gtlsclient, O=quic-actors tests' } });
+  const files = clientCertificateFiles(pki);
+  try {
+    await withGtlsClient({ requestClientCertificate: 'require', clientCa: pki.root.pem }, [...files.args, ...CLIENT_ARGS], async (connection, client) => {
+      await acceptHttp3(connection, 'mtls');
+      const peer = connection.handshakeInfo?.peerCertificates ?? [];
+      assert.equal(
+        peer.map((c) => Buffer.from(c).toString('hex')),
+        pki.chain.map((c) => Buffer.from(c).toString('hex')),
+        'the verified chain: gtlsclient\'s leaf and intermediate',
+      );
+      const log = await closeAndCheck(connection, client, 'mtls');
+      assert.ok(log.handshakeCompleted);
+    });
+  } finally {
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+});
+
+test("gtlsclient with a client certificate from a CA our server does not trust: the server refuses it with CRYPTO_ERROR 0x130 (unknown_ca) in a CONNECTION_CLOSE gtlsclient reads, counts a failed handshake and delivers no connection", async () => {
+  if (!peersPresent()) return;
+  const pki = await createChain({ intermediates: 0 });
+  const trusted = await createChain({ intermediates: 0 });
+  const files = clientCertificateFiles(pki);
+  const server = await createServer({ host: '127.0.0.1', port: 0, alpn: ['h3'], transport: SERVER_TRANSPORT, requestClientCertificate: 'require', clientCa: trusted.root.pem });
+  let delivered = 0;
+  const counting = server.connection$.subscribe(() => delivered++);
+  const client = startGtlsClient('127.0.0.1', server.address.port, [...files.args, ...CLIENT_ARGS], 60_000);
+  try {
+    const exit = await client.waitForExit(20_000);
+    assert.is(exit.timedOut, false, 'gtlsclient gave up on its own');
+    const closes = client.log.receivedCloses;
+    assert.ok(closes.length >= 1, `gtlsclient read our CONNECTION_CLOSE\n${client.output.split('\n').slice(-20).join('\n')}`);
+    assert.equal(
+      closes.map((c) => [c.frameType, c.errorCode]),
+      closes.map(() => [0x1c, 0x130n]),
+      'a transport CONNECTION_CLOSE with CRYPTO_ERROR 0x100 + unknown_ca (48)',
+    );
+    assert.is(server.failedHandshakes, 1);
+    assert.is(delivered, 0, 'no connection delivered to the application');
+  } finally {
+    counting.unsubscribe();
+    await client.stop();
+    await within(server.close(), 15_000, 'server.close()').catch(() => undefined);
+    rmSync(files.dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -471,6 +471,17 @@ export class Ngtcp2Log {
     });
   }
 
+  /** The distinct destination connection IDs (hex) of the 1-RTT packets logged in `direction`, in order of first use. */
+  oneRttDestinationCids(direction: 'rx' | 'tx'): string[] {
+    const re = new RegExp(`pkt ${direction} pkn=\\d+ dcid=0x([0-9a-f]*) type=1RTT k=[01]$`);
+    const seen: string[] = [];
+    for (const l of this.lines) {
+      const m = re.exec(l);
+      if (m !== null && !seen.includes(m[1])) seen.push(m[1]);
+    }
+    return seen;
+  }
+
   /** True when some line contains `fragment`. */
   has(fragment: string): boolean {
     return this.lines.some((l) => l.includes(fragment));
