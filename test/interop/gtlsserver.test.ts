@@ -11,7 +11,8 @@
  * and a reason, and gtlsserver logs that CONNECTION_CLOSE. Then: every cipher suite × group, chosen
  * by gtlsserver's GnuTLS priorities and by our own TLS configuration; every suite with the noble
  * provider; a close right after `connect()`; Retry; Version Negotiation away from QUIC v2; simulated
- * loss; a key update we initiate; IPv6 loopback.
+ * loss; a key update we initiate; IPv6 loopback; a client certificate gtlsserver requires, sent and
+ * missing.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsserver's whole output for each failing run.
  */
@@ -19,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, type QuicConnection, type QuicConnectOptions } from '../../src/api/index.js';
+import { connect, QuicConnectionError, type QuicConnection, type QuicConnectOptions } from '../../src/api/index.js';
 import { CipherSuite } from '../../src/tls/cipher-suites.js';
 import { parsePacketHeader } from '../../src/wire/header.js';
 import { decodeTransportParameters, type TransportParameters } from '../../src/wire/transport-parameters.js';
@@ -48,6 +49,7 @@ import {
   type Ngtcp2Log,
   type OpensslCertificate,
 } from '../support/ngtcp2.js';
+import { createChain, type TestKeyType } from '../support/pki.js';
 import { requirePeer } from '../support/peers.js';
 
 const KiB = 1024;
@@ -345,6 +347,49 @@ test('over IPv6 loopback (::1): our client completes a v1 h3 handshake with gtls
     const log = await closeAndCheck(connection, server, 'v6', 'IPv6');
     assertHandshake(connection, log, 'TLS_AES_128_GCM_SHA256', 'x25519', 'IPv6');
   }, '::1');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Client certificates (RFC 8446 §4.3.2, §4.4.2)
+
+test('gtlsserver requesting a client certificate (--verify-client): our client sends its certificate chain and a CertificateVerify GnuTLS accepts, for ECDSA P-256, ECDSA P-384, RSA (RSA-PSS) and Ed25519 keys', async () => {
+  if (!peersPresent()) return;
+  const keyTypes: readonly TestKeyType[] = ['ecdsa-p256', 'ecdsa-p384', 'rsa', 'ed25519'];
+  for (const keyType of keyTypes) {
+    const label = `client certificate ${keyType}`;
+    const pki = await createChain({ intermediates: 1, keyType, leaf: { subject: `CN=our client ${keyType}` } });
+    await withGtlsServer(['--verify-client', ...SERVER_ARGS], async (server, opened) => {
+      const connection = await connectTo(server, opened, { ca: serverCertificate().certificatePem, clientCertificate: { key: pki.leaf.privateKeyPem, chain: [pki.leaf.pem, pki.intermediates[0].pem] } });
+      assert.is(connection.handshakeInfo?.certificateRequested, true, `${label}: gtlsserver sent a CertificateRequest`);
+      await within(reachState(connection, 'confirmed'), 10_000, 'HANDSHAKE_DONE');
+      const log = await closeAndCheck(connection, server, `done ${keyType}`, label);
+      assert.ok(log.handshakeCompleted, `${label}: gtlsserver completed its handshake`);
+    });
+  }
+});
+
+test('gtlsserver requiring a client certificate (--verify-client) from our client that has none: we answer with an empty Certificate (RFC 8446 §4.4.2.4), gtlsserver aborts with certificate_required, and connect() rejects with CRYPTO_ERROR 0x174 from the peer', async () => {
+  if (!peersPresent()) return;
+  await withGtlsServer(['--verify-client', ...SERVER_ARGS], async (server) => {
+    const error = await within(
+      connect({ host: server.host, port: server.port, serverName: 'localhost', alpn: ['h3'], transport: CLIENT_TRANSPORT, ca: serverCertificate().certificatePem }).then(
+        async (c) => {
+          await c.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      ),
+      15_000,
+      'connect()',
+    );
+    assert.instance(error, QuicConnectionError, 'connect() rejected');
+    const e = error as QuicConnectionError;
+    assert.is(e.source, 'peer', e.message);
+    assert.is(e.code, 0x174n, 'CRYPTO_ERROR 0x100 + certificate_required (116)');
+    assert.is(e.tlsAlertName, 'certificate_required');
+    const log = await server.process.waitFor((l) => l.connectionCloses.length > 0, 'gtlsserver closing');
+    assert.ok(log.connectionCloses.every((c) => c.direction === 'tx' && c.errorCode === 0x174n), 'gtlsserver sent CRYPTO_ERROR 0x174');
+  });
 });
 
 test.run();
