@@ -54,6 +54,7 @@ import { addressKey, socketTypeFor, stripBrackets, toSocketAddress } from './add
 import { cidKey } from './cid-key.js';
 import { buildInitialClose } from './initial-close.js';
 import { EndpointConnection } from './endpoint-connection.js';
+import { NEW_TOKEN_MARKER, NewTokens, type NewTokenOptions } from './new-token.js';
 import { RetryTokens, type RetryTokenOptions } from './retry-token.js';
 
 /** Creates a sans-IO connection; the endpoint calls it for a client connect and a server accept. */
@@ -153,6 +154,15 @@ export interface EndpointServerOptions {
   /** Retry token key and lifetime. */
   readonly retryTokens?: RetryTokenOptions;
   /**
+   * NEW_TOKEN tokens (RFC 9000 §8.1.3): once a handshake is complete the server sends the client a
+   * token bound to its IP address; a later Initial from that address carrying it (unexpired, not
+   * seen before) starts with the address validated — no Retry, no anti-amplification limit. A
+   * token that does not validate is ignored, as if the client had sent none. `false` sends none
+   * (tokens of an earlier configuration are then ignored too); an object sets the key, lifetime
+   * and replay memory. Default `true`.
+   */
+  readonly newTokens?: boolean | NewTokenOptions;
+  /**
    * Server connections this endpoint holds at most (handshaking, open, closing or draining; client
    * connections started on the same endpoint are not counted). At the limit a client Initial
    * creates no state: it is answered statelessly with CONNECTION_REFUSED (RFC 9000 §5.2.2,
@@ -192,6 +202,8 @@ export interface EndpointConnectOptions {
   readonly inspect?: InspectFunction;
   /** Crypto provider of this connection; default the endpoint's. */
   readonly provider?: CryptoProvider;
+  /** A NEW_TOKEN token from an earlier connection to this server, for the Initial packets (RFC 9000 §8.1.3). */
+  readonly token?: Uint8Array;
 }
 
 /** Counters of an endpoint (monotonic). */
@@ -242,6 +254,12 @@ export interface EndpointStats {
   retriesUnderLoad: number;
   /** Initials whose Retry token was invalid or expired (answered with INVALID_TOKEN). */
   invalidTokens: number;
+  /** NEW_TOKEN frames sent to clients (one per connection whose handshake completed). */
+  newTokensSent: number;
+  /** Initials whose NEW_TOKEN token validated: connections started with the address validated. */
+  newTokensAccepted: number;
+  /** Initials with a NEW_TOKEN token that did not validate (invalid, expired, replayed): handled as without a token. */
+  newTokensRefused: number;
   /** Unroutable short-header datagrams offered to connections with the same peer address. */
   offeredByAddress: number;
   /** Connections that threw (and were closed with INTERNAL_ERROR). */
@@ -265,6 +283,9 @@ function newStats(): EndpointStats {
     initialsRefused: 0,
     retriesUnderLoad: 0,
     invalidTokens: 0,
+    newTokensSent: 0,
+    newTokensAccepted: 0,
+    newTokensRefused: 0,
     offeredByAddress: 0,
     connectionErrors: 0,
     socketErrors: 0,
@@ -279,6 +300,8 @@ interface ListeningState {
   /** Retry is available beyond maxHandshakes (`retry` not `false`). */
   readonly retryUnderLoad: boolean;
   readonly tokens: RetryTokens | undefined;
+  /** NEW_TOKEN tokens issued and validated (§8.1.3); undefined when `newTokens: false`. */
+  readonly newTokens: NewTokens | undefined;
   readonly maxConnections: number;
   readonly maxHandshakes: number;
   readonly refusals: StatelessResetLimiter;
@@ -435,6 +458,7 @@ export class Endpoint {
       // before (`retryTokens` given with `retry: false`).
       tokens: retry !== false || options.retryTokens !== undefined ? new RetryTokens(this.provider, options.retryTokens) : undefined,
       retryUnderLoad: retry !== false,
+      newTokens: options.newTokens === false ? undefined : new NewTokens(this.provider, options.newTokens === true || options.newTokens === undefined ? {} : options.newTokens),
       maxConnections,
       maxHandshakes,
       refusals: new StatelessResetLimiter(options.refusals ?? DEFAULT_REFUSAL_LIMITS),
@@ -463,6 +487,7 @@ export class Endpoint {
       tls: options.tls,
       version: options.version ?? QUIC_V1,
       inspect: options.inspect,
+      token: options.token,
     };
     const core = this.createConnection(coreOptions);
     const connection = this.register(core, options.remoteAddress, []);
@@ -580,6 +605,18 @@ export class Endpoint {
   /** @internal */
   handshakeComplete(connection: EndpointConnection): void {
     this.handshaking.delete(connection);
+    // RFC 9000 §8.1.3: a token for the client's next connection, once this one is established.
+    const issuer = this.server?.newTokens;
+    const core = connection.core;
+    if (issuer === undefined || core.role !== 'server' || core.sendNewToken === undefined || !this.serverConnections.has(connection)) return;
+    const state = core.state;
+    if (state === 'closing' || state === 'draining' || state === 'closed') return;
+    try {
+      core.sendNewToken(issuer.issue(connection.remoteAddress));
+      this.stats.newTokensSent++;
+    } catch {
+      // A core that refuses (closed in the same turn, a custom core): no token, the connection is unaffected.
+    }
   }
 
   /** @internal */
@@ -699,7 +736,15 @@ export class Endpoint {
     let retrySourceCid: Uint8Array | undefined;
     let addressValidated = false;
     let invalidToken = false;
-    if (server.tokens !== undefined && packet.token.length > 0) {
+    if (packet.token.length > 0 && packet.token[0] === NEW_TOKEN_MARKER) {
+      // RFC 9000 §8.1.3: a NEW_TOKEN token that validates stands for a validated address; one that
+      // does not is ignored — the server proceeds as if the client had sent no token.
+      const result = server.newTokens?.validate(packet.token, from);
+      if (result?.ok === true) {
+        addressValidated = true;
+        this.stats.newTokensAccepted++;
+      } else this.stats.newTokensRefused++;
+    } else if (server.tokens !== undefined && packet.token.length > 0) {
       const result = server.tokens.validate(packet.token, from, packet.dcid);
       if (result.ok) {
         originalDestinationCid = result.originalDestinationCid;

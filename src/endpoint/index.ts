@@ -8,6 +8,7 @@
  */
 export * from './endpoint.js';
 export { EndpointConnection, type ConnectionEventHandler } from './endpoint-connection.js';
+export * from './new-token.js';
 export * from './retry-token.js';
 export * from './initial-close.js';
 export { addressKey, sameAddress, socketTypeFor, toSocketAddress, type SocketAddress } from './address.js';

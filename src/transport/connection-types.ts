@@ -404,6 +404,11 @@ export interface QuicConnectionCore {
   close(options: { readonly code: bigint | number; readonly reason?: string; readonly application?: boolean }, now: number): void;
   /** Starts a key update now (RFC 9001 §6), if allowed; returns whether it started. */
   updateKeys(now: number): boolean;
+  /**
+   * Server: queues a NEW_TOKEN frame carrying `token` (RFC 9000 §19.7), for the client's next
+   * connection (§8.1.3). Optional for cores that never issue tokens.
+   */
+  sendNewToken?(token: Uint8Array): void;
   /** Connection statistics. */
   stats(): ConnectionStats;
 }
