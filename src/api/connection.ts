@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { BehaviorSubject, merge, type Observable } from 'rxjs';
+import { BehaviorSubject, merge, Subject, type Observable } from 'rxjs';
 import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
 import { ConnectionClosedError } from '../transport/connection.js';
 import type { TlsHandshakeInfo } from '../tls/session-events.js';
@@ -60,6 +60,8 @@ export interface QuicConnectionContext {
   readonly localAddress: SocketAddress;
   /** Incoming datagrams held for the application at most (`transport.datagramReceiveQueueLength`). */
   readonly datagramReceiveQueueLength: number;
+  /** Client: where a NEW_TOKEN token received goes besides {@link QuicConnection.newToken$} (the token memory). */
+  readonly onNewToken?: (token: Uint8Array) => void;
 }
 
 /**
@@ -84,6 +86,12 @@ export class QuicConnection {
   readonly datagram$: Observable<Uint8Array>;
   /** The unreliable datagrams (RFC 9221), WebTransport-style. */
   readonly datagrams: QuicDatagrams;
+  /**
+   * Client: address validation tokens the server gives in NEW_TOKEN frames (RFC 9000 §8.1.3), for
+   * a later connection to the same server (`connect({ token })`; `connect()` already remembers and
+   * uses them within this process). Completes when the connection closes.
+   */
+  readonly newToken$: Observable<Uint8Array>;
 
   private readonly ec: EndpointConnection;
   private readonly context: QuicConnectionContext;
@@ -92,6 +100,7 @@ export class QuicConnection {
   private readonly incomingUni = new Inbox<QuicReceiveStream>();
   private readonly incomingDatagrams: Inbox<Uint8Array>;
   private readonly stateSubject: BehaviorSubject<ConnectionState>;
+  private readonly newTokenSubject = new Subject<Uint8Array>();
   private readonly creditWaiters: { bidi: (() => void)[]; uni: (() => void)[] } = { bidi: [], uni: [] };
   private readonly host: StreamHost;
   private resolveReady!: () => void;
@@ -121,6 +130,7 @@ export class QuicConnection {
     });
     this.stateSubject = new BehaviorSubject<ConnectionState>(ec.core.state);
     this.state$ = this.stateSubject.asObservable();
+    this.newToken$ = this.newTokenSubject.asObservable();
     this.stream$ = merge<QuicIncomingStream[]>(this.incomingBidi.observable, this.incomingUni.observable);
     this.incomingDatagrams = new Inbox<Uint8Array>({ limit: context.datagramReceiveQueueLength, dropOldest: true });
     this.datagram$ = this.incomingDatagrams.observable;
@@ -356,8 +366,11 @@ export class QuicConnection {
         case 'datagram':
           this.incomingDatagrams.push(event.data);
           break;
-        case 'datagramStatus':
         case 'newToken':
+          this.context.onNewToken?.(event.token);
+          this.newTokenSubject.next(event.token);
+          break;
+        case 'datagramStatus':
           break;
         case 'stateChanged':
           this.stateSubject.next(event.state);
@@ -424,6 +437,7 @@ export class QuicConnection {
     this.closeInfo = info;
     if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
     this.stateSubject.complete();
+    this.newTokenSubject.complete();
     this.resolveClosed(info);
   }
 }

@@ -14,6 +14,7 @@ import { checkKeyPair, type TlsCertificateKeyPair, type TlsClientConfig } from '
 import type { QuicVersion } from '../wire/version.js';
 import { defaultConnectionFactory, DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
 import { QuicConnection, type QuicCloseOptions } from './connection.js';
+import { defaultTokenMemory, tokenServerKey } from './token-memory.js';
 import { resolveCertificate, resolveCrypto, toInspectFunction, type CertificateInput, type CryptoOption, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
 
 /** Distinct `ca` lists whose TrustStore an endpoint keeps. */
@@ -71,6 +72,15 @@ export interface QuicClientOptions {
   readonly inspect?: InspectOption;
   /** Crypto provider of this connection; default: the endpoint's. */
   readonly crypto?: CryptoOption;
+  /**
+   * An address validation token a server gave on an earlier connection (a NEW_TOKEN frame,
+   * {@link QuicConnection.newToken$}), sent in this connection's Initial packets so the server can
+   * skip address validation — no Retry round trip, no anti-amplification limit (RFC 9000 §8.1.3).
+   * By default the newest token this process received from the same server (its name, or address
+   * without one, and port) is used, once; tokens received are remembered the same way. `false`:
+   * neither send nor remember one.
+   */
+  readonly token?: Uint8Array | false;
 }
 
 /** Options of {@link connect}. */
@@ -245,8 +255,12 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
     ...trustOptions(options, quicEndpoint),
     certificateCache: quicEndpoint.certificateCache,
   };
+  // RFC 9000 §8.1.3: a token only for the server that gave it, each for one connection attempt.
+  const tokenKey = options.token === false ? undefined : tokenServerKey(serverName, remote.address, remote.port);
+  const token = options.token === false ? undefined : (options.token ?? defaultTokenMemory.take(tokenKey as string));
   const ec = endpoint.connect({
     remoteAddress: remote,
+    token,
     tls,
     transport: options.transport,
     version: options.version,
@@ -255,6 +269,7 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
   });
   const connection = new QuicConnection(ec, {
     localAddress: endpoint.address,
+    onNewToken: tokenKey === undefined ? undefined : (t) => defaultTokenMemory.remember(tokenKey, t),
     datagramReceiveQueueLength: options.transport?.datagramReceiveQueueLength ?? DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH,
   });
   await connection.ready;

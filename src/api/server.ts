@@ -71,6 +71,14 @@ export interface QuicServerOptions extends EndpointCreationOptions {
    */
   readonly retry?: boolean | 'under-load';
   /**
+   * Address validation tokens for returning clients (RFC 9000 §8.1.3): once a handshake is complete
+   * the server sends the client a NEW_TOKEN token bound to its IP address; the client's next
+   * connection from that address, carrying it, starts validated — no Retry (even with `retry:
+   * true`), no anti-amplification limit. Tokens are single-use, expire after an hour, and are
+   * ignored (as if absent) when they do not validate. `false` sends none. Default `true`.
+   */
+  readonly newTokens?: boolean;
+  /**
    * Connections the server holds at most (handshaking, open or closing). At the limit a new client
    * gets a stateless CONNECTION_REFUSED (rate limited) and creates no state; a connection frees its
    * slot once it has closed. Default {@link DEFAULT_MAX_CONNECTIONS} (4096, about 340 MiB of
@@ -282,6 +290,7 @@ export async function createServer(options: QuicServerOptions): Promise<QuicServ
       tls,
       transport: options.transport,
       retry: options.retry ?? 'under-load',
+      newTokens: options.newTokens ?? true,
       maxConnections: options.maxConnections,
       maxHandshakes: options.maxHandshakes,
       inspect: toInspectFunction(options.inspect),
