@@ -12,16 +12,17 @@
  * TLS configuration (on an openssl certificate), and every suite with the noble provider. Then:
  * gtlsclient closing after we reject its request; our Retry; Version Negotiation from the v2 draft
  * to v1; simulated loss; a key update gtlsclient initiates during an upload; gtlsclient changing
- * its address during an upload, by NAT rebinding and by active migration; client certificates.
+ * its address during an upload, by NAT rebinding and by active migration; client certificates; our
+ * NEW_TOKEN frame.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsclient's whole output for each failing run.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, type QuicBidirectionalStream, type QuicConnection, type QuicServer, type QuicServerOptions } from '../../src/api/index.js';
+import { connect, createServer, type QuicBidirectionalStream, type QuicConnection, type QuicServer, type QuicServerOptions } from '../../src/api/index.js';
 import { CipherSuite } from '../../src/tls/cipher-suites.js';
 import { decodeTransportParameters, type TransportParameters } from '../../src/wire/transport-parameters.js';
 import { QUIC_V1, QUIC_V2 } from '../../src/wire/version.js';
@@ -476,6 +477,30 @@ test("gtlsclient with a client certificate from a CA our server does not trust: 
     await within(server.close(), 15_000, 'server.close()').catch(() => undefined);
     rmSync(files.dir, { recursive: true, force: true });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// NEW_TOKEN (RFC 9000 §8.1.3)
+
+test('gtlsclient reads our NEW_TOKEN frame (--token-file stores the token it carried); that token, spent by our client from the same address, validates at our server without a Retry', async () => {
+  if (!peersPresent()) return;
+  // gtlsclient 0.12 writes tokens but cannot read its token file back ("Could not read token in …",
+  // with gtlsserver's tokens too), so our own client spends the token gtlsclient stored.
+  const tokenFile = join(opensslCertificate().dir, 'gtlsclient-token.pem');
+  await withGtlsClient({ retry: true }, [`--token-file=${tokenFile}`, ...CLIENT_ARGS], async (connection, client, server) => {
+    await acceptHttp3(connection, 'new token');
+    assert.is(server.stats().retriesSent, 1);
+    await closeAndCheck(connection, client, 'new token');
+    assert.is(server.stats().newTokensSent, 1);
+    const pem = readFileSync(tokenFile, 'utf8');
+    const m = /-----BEGIN QUIC TOKEN-----\s+([A-Za-z0-9+/=\s]+?)\s+-----END QUIC TOKEN-----/.exec(pem);
+    assert.ok(m !== null, `gtlsclient stored a token:\n${pem}`);
+    const token = new Uint8Array(Buffer.from(m![1].replace(/\s/g, ''), 'base64'));
+    const ours = await within(connect({ host: '127.0.0.1', port: server.address.port, alpn: ['h3'], pinnedSpkiSha256: [server.certificateSpkiSha256], token }), 10_000, 'our connect()');
+    assert.is(server.stats().newTokensAccepted, 1, 'the token gtlsclient received validated');
+    assert.is(server.stats().retriesSent, 1, 'no second Retry');
+    await ours.close();
+  });
 });
 
 test.run();

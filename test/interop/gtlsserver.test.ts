@@ -12,7 +12,7 @@
  * by gtlsserver's GnuTLS priorities and by our own TLS configuration; every suite with the noble
  * provider; a close right after `connect()`; Retry; Version Negotiation away from QUIC v2; simulated
  * loss; a key update we initiate; IPv6 loopback; a client certificate gtlsserver requires, sent and
- * missing.
+ * missing; gtlsserver's NEW_TOKEN spent on a second connection.
  *
  * Set NGTCP2_LOG_DIR=<directory> to keep gtlsserver's whole output for each failing run.
  */
@@ -389,6 +389,40 @@ test('gtlsserver requiring a client certificate (--verify-client) from our clien
     assert.is(e.tlsAlertName, 'certificate_required');
     const log = await server.process.waitFor((l) => l.connectionCloses.length > 0, 'gtlsserver closing');
     assert.ok(log.connectionCloses.every((c) => c.direction === 'tx' && c.errorCode === 0x174n), 'gtlsserver sent CRYPTO_ERROR 0x174');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// NEW_TOKEN (RFC 9000 §8.1.3)
+
+test("gtlsserver's address validation (-V) with NEW_TOKEN: our client receives its token on the first connection, spends it on the next one, and gtlsserver validates it instead of sending a second Retry", async () => {
+  if (!peersPresent()) return;
+  await withGtlsServer(['-V', ...SERVER_ARGS], async (server, opened) => {
+    const first = await connectTo(server, opened, { ca: serverCertificate().certificatePem });
+    const token = await within(
+      new Promise<Uint8Array>((resolve) => {
+        const sub = first.newToken$.subscribe((t) => {
+          sub.unsubscribe();
+          resolve(t);
+        });
+      }),
+      10_000,
+      "gtlsserver's NEW_TOKEN",
+    );
+    assert.ok(token.length > 0);
+    await closeAndCheck(first, server, 'first', 'first connection');
+    const second = await connectTo(server, opened, { ca: serverCertificate().certificatePem });
+    await within(reachState(second, 'confirmed'), 10_000, 'HANDSHAKE_DONE');
+    // The verdict follows "Verifying token from …" (a NEW_TOKEN token; Retry tokens are "Verifying Retry token from …").
+    const verdictOf = (lines: readonly string[]): string | undefined => {
+      const from = lines.findIndex((l) => l.startsWith('Verifying token from'));
+      return from < 0 ? undefined : lines.slice(from + 1).find((l) => l === 'Token was successfully validated' || /^Could not|[Ff]ail|[Ii]nvalid/.test(l));
+    };
+    const log = await server.process.waitFor((l) => l.has('Verifying token from') && verdictOf(l.lines) !== undefined, 'gtlsserver verifying our token');
+    const retries = log.lines.filter((l) => l.startsWith('Sending Retry packet')).length;
+    assert.is(retries, 1, 'one Retry, for the first connection only');
+    assert.is(verdictOf(log.lines), 'Token was successfully validated', 'gtlsserver validated the NEW_TOKEN token our client sent');
+    await within(second.close({ closeCode: H3_NO_ERROR, reason: 'second' }), 10_000, 'our close');
   });
 });
 
