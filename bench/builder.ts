@@ -32,9 +32,11 @@ const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 /**
  * Child processes per cell; the cell reports the one with the median ratio. On these shared 2-CPU
- * machines one process's ratio varies by about ±0.03 from run to run (garbage collections of either
- * side landing in the other's slice, helper threads, neighbours), more than the median of its rounds
- * smooths out.
+ * machines one process's ratio often moves by ±0.03 from run to run and now and then by 0.1–0.3
+ * (measured: 0.64–0.98 for one cell in three processes): garbage collections of either side landing
+ * in the other's slice, GC helper threads, neighbours, and processes whose JIT compiles the seal
+ * path differently (bimodal: the same builder+seal loop at 67 or 85 µs per packet with noble
+ * AES-GCM in separate processes).
  */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 3);
 const WARMUP_MS = 300;
