@@ -14,7 +14,7 @@ import { checkKeyPair, type TlsCertificateKeyPair, type TlsClientConfig } from '
 import type { QuicVersion } from '../wire/version.js';
 import { defaultConnectionFactory, DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH } from './core-factory.js';
 import { QuicConnection, type QuicCloseOptions } from './connection.js';
-import { defaultTokenMemory, tokenServerKey } from './token-memory.js';
+import { defaultTokenMemory, tokenServerKey, type TokenStore } from './token-memory.js';
 import { resolveCertificate, resolveCrypto, toInspectFunction, type CertificateInput, type CryptoOption, type EndpointCreationOptions, type InspectOption, type TransportOptions } from './options.js';
 
 /** Distinct `ca` lists whose TrustStore an endpoint keeps. */
@@ -81,6 +81,11 @@ export interface QuicClientOptions {
    * neither send nor remember one.
    */
   readonly token?: Uint8Array | false;
+  /**
+   * Where tokens are remembered and taken from (see {@link token}); default one in-memory
+   * {@link TokenMemory} for the whole process. Give your own to keep tokens across restarts.
+   */
+  readonly tokenStore?: TokenStore;
 }
 
 /** Options of {@link connect}. */
@@ -257,7 +262,8 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
   };
   // RFC 9000 §8.1.3: a token only for the server that gave it, each for one connection attempt.
   const tokenKey = options.token === false ? undefined : tokenServerKey(serverName, remote.address, remote.port);
-  const token = options.token === false ? undefined : (options.token ?? defaultTokenMemory.take(tokenKey as string));
+  const tokenStore = options.tokenStore ?? defaultTokenMemory;
+  const token = options.token === false ? undefined : (options.token ?? tokenStore.take(tokenKey as string));
   const ec = endpoint.connect({
     remoteAddress: remote,
     token,
@@ -269,7 +275,7 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
   });
   const connection = new QuicConnection(ec, {
     localAddress: endpoint.address,
-    onNewToken: tokenKey === undefined ? undefined : (t) => defaultTokenMemory.remember(tokenKey, t),
+    onNewToken: tokenKey === undefined ? undefined : (t) => tokenStore.remember(tokenKey, t),
     datagramReceiveQueueLength: options.transport?.datagramReceiveQueueLength ?? DEFAULT_DATAGRAM_RECEIVE_QUEUE_LENGTH,
   });
   await connection.ready;

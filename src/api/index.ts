@@ -10,7 +10,9 @@ export { QuicConnection, type QuicCloseOptions, type QuicDatagrams, type QuicInc
 export { QuicBidirectionalStream, QuicReceiveStream, QuicSendStream } from './stream.js';
 export { QuicConnectionError, QuicStreamError, QuicError, type QuicCloseInfo, type QuicStreamErrorKind } from './errors.js';
 export type { AsyncReadableStream } from './inbox.js';
+export { TokenMemory, type TokenStore } from './token-memory.js';
 export type { CertificateInput, CryptoOption, EndpointCreationOptions, InspectOption, TransportOptions } from './options.js';
 export type { ConnectionCloseInfo, ConnectionState, ConnectionStats, SocketAddress, StreamStats, TransportSettings } from '../transport/connection-types.js';
 export { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
+export type { NewTokenOptions } from '../endpoint/new-token.js';
 export type { TlsHandshakeInfo, TlsPeerCertificateTrust } from '../tls/session-events.js';

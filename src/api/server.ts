@@ -10,6 +10,7 @@ import type { EndpointConnection } from '../endpoint/endpoint-connection.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, type EndpointStats } from '../endpoint/endpoint.js';
 import type { SocketAddress } from '../endpoint/address.js';
 import { stripBrackets } from '../endpoint/address.js';
+import type { NewTokenOptions } from '../endpoint/new-token.js';
 import { CertificateCache, loadCertificateChainPem, spkiSha256Base64, TrustStore } from '../tls/certificates.js';
 import { resolveServerConfig, type TlsClientAuthenticationConfig, type TlsServerConfig } from '../tls/config.js';
 import { generateSelfSignedCertificate } from '../tls/self-signed.js';
@@ -75,9 +76,11 @@ export interface QuicServerOptions extends EndpointCreationOptions {
    * the server sends the client a NEW_TOKEN token bound to its IP address; the client's next
    * connection from that address, carrying it, starts validated — no Retry (even with `retry:
    * true`), no anti-amplification limit. Tokens are single-use, expire after an hour, and are
-   * ignored (as if absent) when they do not validate. `false` sends none. Default `true`.
+   * ignored (as if absent) when they do not validate. `false` sends none. An object sets the key
+   * (give every server of a cluster, and every restart, the same 16 bytes so that their tokens
+   * validate everywhere), the lifetime and the replay memory. Default `true`.
    */
-  readonly newTokens?: boolean;
+  readonly newTokens?: boolean | NewTokenOptions;
   /**
    * Connections the server holds at most (handshaking, open or closing). At the limit a new client
    * gets a stateless CONNECTION_REFUSED (rate limited) and creates no state; a connection frees its

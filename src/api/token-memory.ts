@@ -16,8 +16,20 @@ export const TOKENS_PER_SERVER = 4;
 /** Servers remembered at most (least recently used forgotten first). */
 export const TOKEN_MEMORY_SERVERS = 256;
 
-/** A bounded map from a server to the NEW_TOKEN tokens it gave, newest last. */
-export class TokenMemory {
+/**
+ * Where a client keeps NEW_TOKEN tokens between connections (`connect({ tokenStore })`), e.g. to
+ * keep them across restarts. `server` identifies the server: its name, or address without one, and
+ * port. A store must hand each token out at most once (RFC 9000 §8.1.3).
+ */
+export interface TokenStore {
+  /** Keeps a token `server` gave. */
+  remember(server: string, token: Uint8Array): void;
+  /** Removes and returns a token of `server` for a new connection, if there is one. */
+  take(server: string): Uint8Array | undefined;
+}
+
+/** A bounded in-memory {@link TokenStore}: a few tokens per server, newest first, least recently used servers forgotten first. */
+export class TokenMemory implements TokenStore {
   private readonly servers = new Map<string, Uint8Array[]>();
 
   /** Remembers a token `server` gave (a copy). */

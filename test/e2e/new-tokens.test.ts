@@ -82,6 +82,27 @@ test('a server with newTokens: false sends no NEW_TOKEN frame', async () => {
   await s.close();
 });
 
+test('a custom tokenStore receives the tokens and supplies the next one; servers sharing a newTokens key accept each other\'s tokens (a cluster, or a restart)', async () => {
+  const key = new Uint8Array(16).fill(7);
+  const a = await server({ retry: true, newTokens: { key } });
+  const b = await server({ retry: true, newTokens: { key } });
+  const kept: { server: string; token: Uint8Array }[] = [];
+  const store = {
+    remember: (server: string, token: Uint8Array): void => void kept.push({ server, token }),
+    take: (): Uint8Array | undefined => kept.shift()?.token,
+  };
+  const c1 = await client(a, { tokenStore: store });
+  await until(() => kept.length === 1, 'the token in the custom store');
+  assert.is(kept[0].server, `addr:127.0.0.1:${a.address.port}`, 'remembered under the server it came from');
+  await c1.close();
+  // The store decides what to hand out: here, server a's token to server b, which shares a's key.
+  const c2 = await client(b, { tokenStore: store });
+  assert.is(b.stats().newTokensAccepted, 1, 'b validated the token a issued');
+  assert.is(b.stats().retriesSent, 0);
+  await c2.close();
+  await Promise.all([a.close(), b.close()]);
+});
+
 test('the token memory keeps tokens per server, hands each out once (newest first), and is bounded', () => {
   const m = new TokenMemory();
   const a = tokenServerKey('example.com', '192.0.2.1', 443);
