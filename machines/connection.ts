@@ -26,13 +26,15 @@
  * The machine only ever sees these lifecycle events — a handful per connection (ARCHITECTURE.md
  * principle 2); datagrams, packets and frames never go through it. Its live actor is the parent
  * of the TLS handshake actor (system id `tls`) and, while an inspector is attached, of the packet
- * builder's lifecycle mirror (system id `packetBuilder`), so an inspector shows the whole tree.
+ * builder's lifecycle mirror (system id `packetBuilder`) and the PMTU discovery mirror (system id
+ * `pmtud`), so an inspector shows the whole tree.
  *
  * @module
  */
 import { assign, setup, spawnChild, stopChild } from 'xstate';
 import type { ConnectionCloseInfo, ConnectionState } from '../src/transport/connection-types.js';
 import { PACKET_BUILDER_INSPECT_ATTACH, PACKET_BUILDER_INSPECT_DETACH, PACKET_BUILDER_SYSTEM_ID, packetBuilderMachine, type PacketBuilderInspectEvent } from './packet-builder.js';
+import { PMTUD_INSPECT_ATTACH, PMTUD_INSPECT_DETACH, PMTUD_SYSTEM_ID, pmtudMachine, type PmtudInspectEvent } from './pmtud.js';
 
 /** The connection lifecycle states, in order (the `ConnectionState` values). */
 export const CONNECTION_STATES = ['idle', 'handshaking', 'established', 'confirmed', 'closing', 'draining', 'closed'] as const satisfies readonly ConnectionState[];
@@ -108,7 +110,8 @@ export type ConnectionMachineEvent =
   | ConnectionDrainEvent
   | ConnectionAbandonEvent
   | ConnectionPeriodEndedEvent
-  | PacketBuilderInspectEvent;
+  | PacketBuilderInspectEvent
+  | PmtudInspectEvent;
 
 /** The machine's input: the role. */
 export interface ConnectionMachineInput {
@@ -132,7 +135,7 @@ export const connectionMachine = setup({
     events: {} as ConnectionMachineEvent,
     input: {} as ConnectionMachineInput,
   },
-  actors: { packetBuilder: packetBuilderMachine },
+  actors: { packetBuilder: packetBuilderMachine, pmtud: pmtudMachine },
   actions: {
     recordEnd: assign({
       end: ({ context, event }) => context.end ?? ('end' in event ? event.end : undefined),
@@ -146,6 +149,9 @@ export const connectionMachine = setup({
     // The packet builder's lifecycle mirror, spawned while an inspector is attached (src/packet/inspect.ts).
     [PACKET_BUILDER_INSPECT_ATTACH]: { actions: spawnChild('packetBuilder', { id: PACKET_BUILDER_SYSTEM_ID, systemId: PACKET_BUILDER_SYSTEM_ID }) },
     [PACKET_BUILDER_INSPECT_DETACH]: { actions: stopChild(PACKET_BUILDER_SYSTEM_ID) },
+    // The PMTU discovery mirror (src/transport/pmtud.ts), likewise.
+    [PMTUD_INSPECT_ATTACH]: { actions: spawnChild('pmtud', { id: PMTUD_SYSTEM_ID, systemId: PMTUD_SYSTEM_ID }) },
+    [PMTUD_INSPECT_DETACH]: { actions: stopChild(PMTUD_SYSTEM_ID) },
   },
   states: {
     idle: {

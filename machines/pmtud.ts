@@ -19,9 +19,11 @@
  * leads, until an acknowledgement confirms the base again. A search with nothing to search (an
  * upper bound at or below the base) is `Start` then `SearchComplete`.
  *
- * The machine is never run as an actor: `src/transport/pmtud.ts` compiles it into a transition
- * table (`machines/compiled.ts`) whose runtime the discovery steps (its inputs are per packet;
- * its state changes a handful of times per connection).
+ * `src/transport/pmtud.ts` compiles it into a transition table (`machines/compiled.ts`) whose
+ * runtime the discovery steps (its inputs are per packet; its state changes a handful of times per
+ * connection). While an inspector is attached, a live actor of this machine runs as a child of the
+ * connection's actor (system id {@link PMTUD_SYSTEM_ID}) and receives every event the runtime
+ * accepts, so the inspector shows the discovery's state live.
  *
  * @module
  */
@@ -98,3 +100,18 @@ export const pmtudMachine = setup({
     },
   },
 });
+
+/** The system id (and child id) of the PMTU discovery mirror under a connection's actor. */
+export const PMTUD_SYSTEM_ID = 'pmtud';
+
+/**
+ * The event a connection machine handles by spawning the mirror:
+ * `spawnChild('pmtud', { id: PMTUD_SYSTEM_ID, systemId: PMTUD_SYSTEM_ID })`.
+ */
+export const PMTUD_INSPECT_ATTACH = 'pmtud.inspect.attach';
+
+/** The event a connection machine handles by stopping the mirror: `stopChild(PMTUD_SYSTEM_ID)`. */
+export const PMTUD_INSPECT_DETACH = 'pmtud.inspect.detach';
+
+/** The events that attach and detach the PMTU discovery mirror. */
+export type PmtudInspectEvent = { readonly type: typeof PMTUD_INSPECT_ATTACH } | { readonly type: typeof PMTUD_INSPECT_DETACH };

@@ -58,8 +58,9 @@
  * @module
  */
 import { merge, Subject, type Observable } from 'rxjs';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { CONNECTION_SYSTEM_ID, connectionMachine, type ConnectionEndFacts, type ConnectionMachine, type ConnectionMachineEvent } from '../../machines/connection.js';
+import { PMTUD_INSPECT_ATTACH, PMTUD_SYSTEM_ID } from '../../machines/pmtud.js';
 import { AEAD_LIMITS } from '../crypto/keys.js';
 import { openPacket, PacketDecryptionError, unprotectHeader } from '../crypto/packet-protection.js';
 import type { CryptoProvider } from '../crypto/provider.js';
@@ -588,7 +589,13 @@ export class QuicConnection implements QuicConnectionCore {
     this.assembler = new PacketAssembler(this.builderContext, { maxDatagramsPerFlush: tuning.maxDatagramsPerFlush });
     // The packet builder's lifecycle shown under the connection actor while inspected (its
     // inspector was given to createActor, so no observer is passed again).
-    if (options.inspect !== undefined) this.assembler.attachInspector(this.actor);
+    if (options.inspect !== undefined) {
+      this.assembler.attachInspector(this.actor);
+      // PMTU discovery's state too (machines/pmtud.ts): the connection machine spawns its mirror.
+      this.actor.send({ type: PMTUD_INSPECT_ATTACH });
+      const pmtudMirror = this.actor.system.get(PMTUD_SYSTEM_ID) as AnyActorRef | undefined;
+      if (pmtudMirror !== undefined) this.pmtud.machine.attachMirror(pmtudMirror, 'replay');
+    }
 
     // TLS (RFC 9001 §4): our transport parameters, the session as a child of the connection actor.
     const scid = this.localCids.initial.connectionId;

@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLIENT_ADDRESS, createPair, SERVER_ADDRESS, Transfer, type PairOptions, type TransferPlan } from '../support/connection-pair.js';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { simAddress } from '../support/sim-network.js';
 import type { LinkOptions } from '../support/sim-network.js';
 
@@ -104,6 +105,26 @@ test('probing starts only once the sender\'s handshake is confirmed: every datag
   assert.ok(large >= 2, `both sides probed (${large} large datagrams)`);
   assert.is(p.client.conn.stats().pathMtu, 1452);
   assert.is(p.server.conn.stats().pathMtu, 1452);
+});
+
+test('with an inspector, PMTU discovery appears as a live actor under the connection (system id pmtud) that takes every transition the discovery takes, a black hole included', async () => {
+  const seen: InspectionEvent[] = [];
+  const t = new Transfer({ streams: 1, bytes: 512 * KB, response: 64 * KB });
+  const link = { delay: 10, bandwidth: 1_000_000 };
+  const p = await createPair({ seed: 23, link: { ...link, mtu: 1500 }, clientInspect: (e) => seen.push(e), clientHandler: t.clientHandler, serverHandler: t.serverHandler });
+  assert.ok(p.net.run(() => p.hasServer && p.client.conn.stats().pathMtu === 1452 && t.totalBytes > 128 * KB, 30_000));
+  p.net.configure(CLIENT_ADDRESS, SERVER_ADDRESS, { ...link, mtu: 1280 });
+  p.net.configure(SERVER_ADDRESS, CLIENT_ADDRESS, { ...link, mtu: 1280 });
+  assert.ok(p.net.run(() => t.done, 120_000), 'the transfer finished');
+  p.net.advance(2_000);
+  const mirror = seen.find((e) => e.type === '@xstate.actor' && (e.actorRef as AnyActorRef).id === 'pmtud')?.actorRef as AnyActorRef | undefined;
+  assert.ok(mirror !== undefined, 'a pmtud actor was created');
+  assert.is(mirror!._parent?.id, 'connection');
+  const events = seen.filter((e) => e.type === '@xstate.event' && e.actorRef === mirror).map((e) => (e as { event: { type: string } }).event.type);
+  assert.equal(events.slice(0, 3), ['xstate.init', 'Start', 'SearchComplete']);
+  assert.ok(events.includes('BlackHole') && events.indexOf('BlackHole') < events.lastIndexOf('SearchComplete'), `a black hole, then a new search: ${events.join(' ')}`);
+  assert.ok(p.client.conn.stats().pmtuBlackHoles >= 1);
+  assert.is(mirror!.getSnapshot().value, p.client.conn.stats().pmtudState, 'the mirror ends in the discovery\'s state');
 });
 
 test('the peer\'s max_udp_payload_size caps the search: a server announcing 1300 never gets a larger datagram', async () => {

@@ -80,7 +80,7 @@ test('Initial keys go when the client sends its first Handshake packet and when 
   }
 });
 
-test('with an inspector, the connection actor is the parent of the TLS handshake actor and the packet builder mirror', async () => {
+test('with an inspector, the connection actor is the parent of the TLS handshake actor and of the packet builder and PMTU discovery mirrors', async () => {
   const seen: InspectionEvent[] = [];
   const p = await createPair({ clientInspect: (e) => seen.push(e) });
   assert.ok(p.handshake());
@@ -90,6 +90,7 @@ test('with an inspector, the connection actor is the parent of the TLS handshake
   assert.equal(actors.sort(byId), [
     { id: 'connection', parent: undefined },
     { id: 'packetBuilder', parent: 'connection' },
+    { id: 'pmtud', parent: 'connection' },
     { id: 'streams', parent: 'connection' },
     { id: 'tls', parent: 'connection' },
   ]);
