@@ -367,7 +367,11 @@ export class QuicConnection {
           this.incomingDatagrams.push(event.data);
           break;
         case 'newToken':
-          this.context.onNewToken?.(event.token);
+          try {
+            this.context.onNewToken?.(event.token);
+          } catch {
+            // A token store that throws loses this token; the connection is unaffected.
+          }
           this.newTokenSubject.next(event.token);
           break;
         case 'datagramStatus':

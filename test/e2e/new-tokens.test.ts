@@ -103,6 +103,24 @@ test('a custom tokenStore receives the tokens and supplies the next one; servers
   await Promise.all([a.close(), b.close()]);
 });
 
+test('a tokenStore that throws loses the token but not the connection: it still opens and carries data', async () => {
+  const s = await server();
+  const store = {
+    remember: (): void => {
+      throw new Error('disk full');
+    },
+    take: (): undefined => undefined,
+  };
+  const c = await client(s, { tokenStore: store });
+  const token = await firstToken(c); // delivered to the application all the same
+  assert.ok(token.length > 0);
+  const stream = await c.createBidirectionalStream();
+  await stream.writable.close();
+  assert.is(c.state, 'confirmed');
+  await c.close();
+  await s.close();
+});
+
 test('the token memory keeps tokens per server, hands each out once (newest first), and is bounded', () => {
   const m = new TokenMemory();
   const a = tokenServerKey('example.com', '192.0.2.1', 443);
