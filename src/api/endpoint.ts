@@ -215,6 +215,16 @@ export async function connect(options: QuicConnectOptions): Promise<QuicConnecti
   return connectOn(endpoint, options, remote, certificate);
 }
 
+/** A token of `server` from `store`, or none when the store has none or fails (a failing store must not stop a connection). */
+function takeToken(store: TokenStore, server: string): Uint8Array | undefined {
+  try {
+    const token = store.take(server);
+    return token instanceof Uint8Array && token.length > 0 ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The client certificate as DER chain and KeyObject, checked as the TLS session will (a TlsAlertError internal_error when the key cannot sign or does not match). */
 function resolveClientCertificate(input: CertificateInput | undefined): TlsCertificateKeyPair | undefined {
   if (input === undefined) return undefined;
@@ -263,7 +273,7 @@ async function connectOn(quicEndpoint: QuicEndpoint, options: QuicClientOptions,
   // RFC 9000 §8.1.3: a token only for the server that gave it, each for one connection attempt.
   const tokenKey = options.token === false ? undefined : tokenServerKey(serverName, remote.address, remote.port);
   const tokenStore = options.tokenStore ?? defaultTokenMemory;
-  const token = options.token === false ? undefined : (options.token ?? tokenStore.take(tokenKey as string));
+  const token = options.token === false ? undefined : (options.token ?? takeToken(tokenStore, tokenKey as string));
   const ec = endpoint.connect({
     remoteAddress: remote,
     token,

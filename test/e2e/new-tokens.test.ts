@@ -109,7 +109,9 @@ test('a tokenStore that throws loses the token but not the connection: it still 
     remember: (): void => {
       throw new Error('disk full');
     },
-    take: (): undefined => undefined,
+    take: (): undefined => {
+      throw new Error('disk gone');
+    },
   };
   const c = await client(s, { tokenStore: store });
   const token = await firstToken(c); // delivered to the application all the same
