@@ -254,7 +254,7 @@ export interface EndpointStats {
   retriesUnderLoad: number;
   /** Initials whose Retry token was invalid or expired (answered with INVALID_TOKEN). */
   invalidTokens: number;
-  /** NEW_TOKEN frames sent to clients (one per connection whose handshake completed). */
+  /** NEW_TOKEN tokens sent to clients: one when a connection's handshake is confirmed, one after each validated move to a new client IP address. */
   newTokensSent: number;
   /** Initials whose NEW_TOKEN token validated: connections started with the address validated. */
   newTokensAccepted: number;
@@ -605,18 +605,6 @@ export class Endpoint {
   /** @internal */
   handshakeComplete(connection: EndpointConnection): void {
     this.handshaking.delete(connection);
-    // RFC 9000 §8.1.3: a token for the client's next connection, once this one is established.
-    const issuer = this.server?.newTokens;
-    const core = connection.core;
-    if (issuer === undefined || core.role !== 'server' || core.sendNewToken === undefined || !this.serverConnections.has(connection)) return;
-    const state = core.state;
-    if (state === 'closing' || state === 'draining' || state === 'closed') return;
-    try {
-      core.sendNewToken(issuer.issue(connection.remoteAddress));
-      this.stats.newTokensSent++;
-    } catch {
-      // A core that refuses (closed in the same turn, a custom core): no token, the connection is unaffected.
-    }
   }
 
   /** @internal */
@@ -811,6 +799,7 @@ export class Endpoint {
       clientSourceCid: packet.scid.slice(),
       retrySourceCid,
       addressValidated,
+      newToken: this.newTokenMinter(server),
       inspect: listenOptions.inspect,
     };
     let core: QuicConnectionCore;
@@ -848,6 +837,17 @@ export class Endpoint {
     });
     this.stats.initialsRefused++;
     this.send(close, from);
+  }
+
+  /** The NEW_TOKEN minter given to the server's connections (RFC 9000 §8.1.3), counting what it mints; none with `newTokens: false`. */
+  private newTokenMinter(server: ListeningState): ((address: SocketAddress) => Uint8Array) | undefined {
+    const tokens = server.newTokens;
+    if (tokens === undefined) return undefined;
+    return (address) => {
+      const token = tokens.issue(address);
+      this.stats.newTokensSent++;
+      return token;
+    };
   }
 
   private sendRetry(tokens: RetryTokens, packet: ParsedLongPacket, from: SocketAddress): void {

@@ -188,6 +188,13 @@ export interface ServerConnectionOptions extends ConnectionOptionsBase {
   readonly retrySourceCid?: Uint8Array;
   /** True when the client's address is already validated (a valid Retry or NEW_TOKEN token, RFC 9000 §8.1). */
   readonly addressValidated?: boolean;
+  /**
+   * Mints an address validation token for the client at `address` (RFC 9000 §8.1.3), which the
+   * connection sends in a NEW_TOKEN frame: once the handshake is confirmed, and again after a path
+   * to a new client IP address is validated (a token is bound to the IP address, so the old one is
+   * of no use from there). Undefined (or returning undefined): no tokens.
+   */
+  readonly newToken?: (address: SocketAddress) => Uint8Array | undefined;
 }
 
 /** Either role's options. */
@@ -404,11 +411,6 @@ export interface QuicConnectionCore {
   close(options: { readonly code: bigint | number; readonly reason?: string; readonly application?: boolean }, now: number): void;
   /** Starts a key update now (RFC 9001 §6), if allowed; returns whether it started. */
   updateKeys(now: number): boolean;
-  /**
-   * Server: queues a NEW_TOKEN frame carrying `token` (RFC 9000 §19.7), for the client's next
-   * connection (§8.1.3). Optional for cores that never issue tokens.
-   */
-  sendNewToken?(token: Uint8Array): void;
   /** Connection statistics. */
   stats(): ConnectionStats;
 }

@@ -280,6 +280,8 @@ export class QuicConnection implements QuicConnectionCore {
   private readonly recovery: Recovery;
   /** DPLPMTUD of the path (RFC 8899). */
   private readonly pmtud: PathMtuDiscovery;
+  /** Server: mints NEW_TOKEN tokens (ServerConnectionOptions.newToken). */
+  private readonly newTokenMinter: ((address: SocketAddress) => Uint8Array | undefined) | undefined;
   /** PMTU discovery is on and has not started yet (waits for a confirmed handshake and a validated address). */
   private pmtudWaiting: boolean;
   /** The PLPMTU last applied to recovery. */
@@ -476,6 +478,7 @@ export class QuicConnection implements QuicConnectionCore {
 
     // Path MTU discovery (RFC 9000 §14.3): the builder's datagram size follows its PLPMTU.
     this.pmtud = new PathMtuDiscovery({ base: settings.maxDatagramSize });
+    this.newTokenMinter = options.role === 'server' ? options.newToken : undefined;
     this.pmtudWaiting = settings.pathMtuDiscovery === true || (settings.pathMtuDiscovery === 'loopback' && isLoopbackAddress(this.remote.address));
     this.appliedPlpmtu = this.pmtud.plpmtu;
 
@@ -1172,6 +1175,8 @@ export class QuicConnection implements QuicConnectionCore {
       if (fallback !== undefined && fallback.address.address !== this.remote.address) {
         this.recovery.onPathChange(this.pathStartPn);
         this.restartPmtud(now);
+        // RFC 9000 §8.1.3: the client's tokens are bound to its old IP address; one for the new one.
+        this.offerNewToken();
       }
     }
     // §8.2.1: a challenge the anti-amplification limit kept small leaves the path MTU unvalidated:
@@ -1399,6 +1404,25 @@ export class QuicConnection implements QuicConnectionCore {
     this.discardLevel('initial', now);
     this.discardLevel('handshake', now);
     this.maybeStartPmtud(now);
+    this.offerNewToken();
+  }
+
+  /**
+   * Server: sends a NEW_TOKEN frame with a token minted for the current client address
+   * (RFC 9000 §8.1.3), when the endpoint mints them. A failing minter sends nothing.
+   */
+  private offerNewToken(): void {
+    const mint = this.newTokenMinter;
+    if (mint === undefined || this.ended) return;
+    let token: Uint8Array | undefined;
+    try {
+      token = mint(this.remote);
+    } catch {
+      return;
+    }
+    if (token === undefined || token.length === 0) return;
+    this.controlQueue.enqueue({ kind: 'newToken', token });
+    this.signal();
   }
 
   /** Discards the keys and state of `level` (RFC 9001 §4.9; RFC 9002 §6.4). */

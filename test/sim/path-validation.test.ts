@@ -167,6 +167,39 @@ test('after an IP change with congestion reset, the loss of packets sent on the 
   assert.ok(minAfter >= initial, `congestion window ${minAfter} fell below the initial ${initial}`);
 });
 
+test('the server gives a NEW_TOKEN token at confirmation and a fresh one for the new address after a validated move to a new IP address (RFC 9000 §8.1.3); a port change gets none', async () => {
+  for (const [to, fresh] of [
+    [NEW_IP, true],
+    [NEW_PORT, false],
+  ] as const) {
+    const minted: string[] = [];
+    const t = new Transfer({ streams: 1, bytes: 16 * KB, response: 128 * KB });
+    const p = await createPair({
+      seed: 67,
+      clientHandler: t.clientHandler,
+      serverHandler: t.serverHandler,
+      serverNewToken: (a) => {
+        minted.push(a.address);
+        return new TextEncoder().encode(`token for ${a.address}`);
+      },
+    });
+    assert.ok(p.net.run(() => p.hasServer && p.server.conn.stats().streamBytesSent > 50 * KB, 60_000));
+    assert.equal(minted, [CLIENT_ADDRESS.address], 'one token at confirmation');
+    p.net.rebind(p.clientHost, to, { keepOld: true });
+    assert.ok(p.net.run(() => t.done, 120_000));
+    assert.equal(t.mismatches(), []);
+    assert.ok(same(p.server.conn.remoteAddress, to), 'the server followed the client');
+    const received = p.client.events.flatMap((e) => (e.type === 'newToken' ? [new TextDecoder().decode(e.token)] : []));
+    if (fresh) {
+      assert.equal(minted, [CLIENT_ADDRESS.address, NEW_IP.address]);
+      assert.equal(received, [`token for ${CLIENT_ADDRESS.address}`, `token for ${NEW_IP.address}`]);
+    } else {
+      assert.equal(minted, [CLIENT_ADDRESS.address], 'a new port keeps the IP address, and the token stays good');
+      assert.equal(received, [`token for ${CLIENT_ADDRESS.address}`]);
+    }
+  }
+});
+
 test('PMTU discovery restarts from the base on a validated IP change and keeps its size on a port change', async () => {
   for (const [to, restarts] of [
     [NEW_IP, true],

@@ -87,6 +87,8 @@ export interface PairOptions {
   readonly certificate?: SelfSignedCertificate;
   /** Called with the server connection as soon as it is created, before it processes the first Initial. */
   readonly onServer?: (conn: SimConnection) => void;
+  /** The server's NEW_TOKEN minter (ServerConnectionOptions.newToken); default none. */
+  readonly serverNewToken?: ServerSetup['newToken'];
 }
 
 /** A client and (once its first Initial arrived) a server on a simulated network. */
@@ -172,6 +174,7 @@ export async function createPair(options: PairOptions = {}): Promise<Pair> {
       accept: options.accept,
       inspect: options.serverInspect,
       onAccept: options.onServer,
+      newToken: options.serverNewToken,
     },
   });
   const clientHost = new SimHost(net, clientAddress, { cidLength: options.clientTransport?.connectionIdLength ?? 8 });

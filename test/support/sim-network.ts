@@ -429,6 +429,8 @@ export interface ServerSetup {
   readonly accept?: (packet: Extract<ParsedPacket, { form: 'long' }>, datagram: Uint8Array) => Partial<Pick<ServerConnectionOptions, 'originalDestinationCid' | 'retrySourceCid' | 'addressValidated'>> | 'drop';
   /** Called with each accepted connection. */
   readonly onAccept?: (conn: SimConnection) => void;
+  /** Mints NEW_TOKEN tokens for accepted connections (ServerConnectionOptions.newToken). */
+  readonly newToken?: ServerConnectionOptions['newToken'];
   /** Inspection observer of accepted connections. */
   readonly inspect?: ConnectionOptions['inspect'];
 }
@@ -537,6 +539,7 @@ export class SimHost implements SimNode {
           clientSourceCid: first.scid.slice(),
           retrySourceCid: extra.retrySourceCid,
           addressValidated: extra.addressValidated,
+          newToken: s.newToken,
           inspect: s.inspect,
         },
         s.tuning,
