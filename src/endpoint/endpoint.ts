@@ -154,8 +154,8 @@ export interface EndpointServerOptions {
   /** Retry token key and lifetime. */
   readonly retryTokens?: RetryTokenOptions;
   /**
-   * NEW_TOKEN tokens (RFC 9000 §8.1.3): once a handshake is complete the server sends the client a
-   * token bound to its IP address; a later Initial from that address carrying it (unexpired, not
+   * NEW_TOKEN tokens (RFC 9000 §8.1.3): once a handshake is complete, and after a client moves to
+   * a new IP address, the server sends the client a token bound to its IP address; a later Initial from that address carrying it (unexpired, not
    * seen before) starts with the address validated — no Retry, no anti-amplification limit. A
    * token that does not validate is ignored, as if the client had sent none. `false` sends none
    * (tokens of an earlier configuration are then ignored too); an object sets the key, lifetime
@@ -254,7 +254,7 @@ export interface EndpointStats {
   retriesUnderLoad: number;
   /** Initials whose Retry token was invalid or expired (answered with INVALID_TOKEN). */
   invalidTokens: number;
-  /** NEW_TOKEN tokens sent to clients: one when a connection's handshake is confirmed, one after each validated move to a new client IP address. */
+  /** NEW_TOKEN tokens issued to connections to send: one when a handshake is confirmed, one after each validated move to a new client IP address. */
   newTokensSent: number;
   /** Initials whose NEW_TOKEN token validated: connections started with the address validated. */
   newTokensAccepted: number;

@@ -27,6 +27,7 @@
 import type { Aead, CryptoProvider } from '../crypto/provider.js';
 import { AEAD_TAG_LENGTH } from '../crypto/provider.js';
 import type { SocketAddress } from './address.js';
+import { tokenAead } from './retry-token.js';
 
 /** First byte of every NEW_TOKEN token this module makes (Retry tokens start with 0x52). */
 export const NEW_TOKEN_MARKER = 0x4e;
@@ -80,14 +81,12 @@ export class NewTokens {
 
   /** Creates the codec; the key is copied (or generated). */
   constructor(provider: CryptoProvider, options: NewTokenOptions = {}) {
-    const key = options.key ?? provider.randomBytes(16);
-    if (key.length !== 16) throw new RangeError(`a NEW_TOKEN key has 16 bytes, got ${key.length}`);
     const lifetime = options.lifetime ?? DEFAULT_NEW_TOKEN_LIFETIME;
     if (!(lifetime > 0)) throw new RangeError(`a NEW_TOKEN lifetime is a positive number of ms, got ${lifetime}`);
     const replayMemory = options.replayMemory ?? DEFAULT_NEW_TOKEN_REPLAY_MEMORY;
     if (!Number.isInteger(replayMemory) || replayMemory < 1) throw new RangeError(`replayMemory must be a positive integer, got ${replayMemory}`);
     this.provider = provider;
-    this.aead = provider.aead('aes-128-gcm', new Uint8Array(key));
+    this.aead = tokenAead(provider, options.key, 'a NEW_TOKEN key');
     this.lifetime = lifetime;
     this.replayMemory = replayMemory;
     this.clock = options.clock ?? Date.now;

@@ -78,10 +78,8 @@ export class RetryTokens {
 
   /** Creates the codec; the key is copied (or generated). */
   constructor(provider: CryptoProvider, options: RetryTokenOptions = {}) {
-    const key = options.key ?? provider.randomBytes(16);
-    if (key.length !== 16) throw new RangeError(`a Retry token key has 16 bytes, got ${key.length}`);
     this.provider = provider;
-    this.aead = provider.aead('aes-128-gcm', new Uint8Array(key));
+    this.aead = tokenAead(provider, options.key, 'a Retry token key');
     this.lifetime = options.lifetime ?? DEFAULT_RETRY_TOKEN_LIFETIME;
     this.clock = options.clock ?? Date.now;
   }
@@ -129,6 +127,18 @@ export class RetryTokens {
     if (!(age <= this.lifetime && age >= -1000)) return { ok: false, reason: 'expired' };
     return { ok: true, originalDestinationCid: copy.slice(HEADER_LENGTH + 9, HEADER_LENGTH + 9 + odcidLength), issuedAt };
   }
+}
+
+/**
+ * The AES-128-GCM AEAD that seals an endpoint's tokens (Retry and NEW_TOKEN): under `key` (copied;
+ * 16 bytes, else a RangeError naming `what`), or a random key when none is given.
+ *
+ * @internal
+ */
+export function tokenAead(provider: CryptoProvider, key: Uint8Array | undefined, what: string): Aead {
+  const k = key ?? provider.randomBytes(16);
+  if (k.length !== 16) throw new RangeError(`${what} has 16 bytes, got ${k.length}`);
+  return provider.aead('aes-128-gcm', new Uint8Array(k));
 }
 
 /** Associated data: the Retry's Source Connection ID (length-prefixed) and the client's address. */

@@ -1420,9 +1420,7 @@ export class QuicConnection implements QuicConnectionCore {
     } catch {
       return;
     }
-    if (token === undefined || token.length === 0) return;
-    this.controlQueue.enqueue({ kind: 'newToken', token });
-    this.signal();
+    if (token !== undefined && token.length > 0) this.sendNewToken(token);
   }
 
   /** Discards the keys and state of `level` (RFC 9001 §4.9; RFC 9002 §6.4). */

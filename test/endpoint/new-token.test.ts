@@ -24,6 +24,9 @@ test('a NEW_TOKEN token validates from the IP address it was issued to, whatever
   assert.equal(new NewTokens(nodeCrypto).validate(token, client), { ok: false, reason: 'invalid' }, 'another key');
   assert.equal(tokens.validate(token, { ...client, address: '192.0.2.8' }), { ok: false, reason: 'invalid' }, 'another IP address');
   assert.is(tokens.validate(token, { ...client, port: 40001 }).ok, true, 'a new port (NAT rebinding between connections, §8.1.3)');
+  const key = random(16);
+  assert.is(new NewTokens(nodeCrypto, { key }).validate(new NewTokens(nodeCrypto, { key }).issue(client), client).ok, true, 'the same key: another endpoint accepts it');
+  assert.throws(() => new NewTokens(nodeCrypto, { key: random(15) }), (e: unknown) => e instanceof RangeError && /NEW_TOKEN key has 16 bytes, got 15/.test(e.message));
 });
 
 test('a NEW_TOKEN token serves once: the same token again is refused as replayed (RFC 9000 §8.1.4)', () => {
