@@ -136,7 +136,10 @@ export interface AddStreamFrameEvent {
   readonly streamId: number;
 }
 
-/** QuicPacketBuilderFinalize: seals the open packet (or drops it when empty); `flush` hands the batch over. */
+/**
+ * QuicPacketBuilderFinalize: completes the open packet (or drops it when empty) — a long header is
+ * sealed now, a short header with its batch; `flush` seals and hands the batch over.
+ */
 export interface FinalizeEvent {
   /** Discriminant. */
   readonly type: 'Finalize';
@@ -236,7 +239,7 @@ export const packetBuilderUpdates = {
   countFrame: (facts: PacketBuilderFacts): void => {
     facts.frameCount += 1;
   },
-  /** Finalize{flush:false} of a packet with frames: it is sealed and waits in the batch. */
+  /** Finalize{flush:false} of a packet with frames: it is complete and waits in the batch. */
   batchPacket: (facts: PacketBuilderFacts): void => {
     facts.frameCount = 0;
     facts.unsent = true;

@@ -18,8 +18,9 @@
  * - padding (RFC 9000 §14.1; RFC 9001 §5.4.2; contract §E) is inserted as PADDING frames at the
  *   start of the last packet's payload, so a final STREAM or DATAGRAM frame without a Length field
  *   still ends the packet;
- * - long headers get header protection at once; short headers in batches, one mask call per batch
- *   (contract §E "Encryption");
+ * - long-header packets are sealed and header-protected at once; short-header packets are sealed
+ *   with their batch, back to back, then header-protected with one mask call per batch (contract
+ *   §E "Encryption"; see `sendBatch`);
  * - sent-packet records ({@link SentPacket}) go to the connection only for sealed packets, just
  *   before their datagram; frames of a packet that fails to seal go back to their sources.
  *
@@ -132,9 +133,39 @@ const NO_PACKETS = Object.freeze([]) as unknown as SentPacket[];
 /** The longest short header: first byte, a 20-byte connection ID, a 4-byte packet number (RFC 9000 §17.3.1). */
 const MAX_SHORT_HEADER_BYTES = 1 + 20 + 4;
 
+/**
+ * Seals the packet at `buf[packetStart…]` in place: RFC 9001 §5.3, nonce = IV XOR packet number,
+ * AAD = the header through the packet number, the tag after the payload. (`sealPacket` would
+ * re-check offsets the builder computed itself and rewrite the packet number: ~0.15 µs per packet
+ * in a CPU profile of bench/builder.ts.)
+ *
+ * A short header (at most 25 bytes) is copied into a reused array of its length (`aadScratch`,
+ * indexed by length) rather than viewed in place: a view is a new typed array per packet (96 bytes
+ * of garbage, ~0.05 µs); a long header, which may carry a token of any length, is viewed.
+ */
+function sealInPlace(
+  keys: PacketKeys,
+  packetNumber: number,
+  buf: Uint8Array,
+  packetStart: number,
+  payloadStart: number,
+  payloadLength: number,
+  longHeader: boolean,
+  aadScratch: (Uint8Array | undefined)[],
+): void {
+  const headerLength = payloadStart - packetStart;
+  let aad: Uint8Array;
+  if (longHeader || headerLength > MAX_SHORT_HEADER_BYTES) aad = buf.subarray(packetStart, payloadStart);
+  else {
+    aad = aadScratch[headerLength] ?? (aadScratch[headerLength] = new Uint8Array(headerLength));
+    for (let i = 0; i < headerLength; i++) aad[i] = buf[packetStart + i];
+  }
+  keys.aead.seal(writeNonce(keys.iv, packetNumber, keys.nonce), aad, buf, payloadStart, payloadLength);
+}
+
 /** What {@link PacketBuilder.finalize} did with the open packet. */
 export type FinalizeOutcome =
-  /** The packet was sealed and batched (or sent with the batch). */
+  /** The packet was completed and batched (or sent with the batch): sealed now with a long header, with its batch with a short one. */
   | 'sealed'
   /** The packet had no frame: its packet number was reverted and its header removed (contract §A.6). */
   | 'empty'
@@ -168,13 +199,23 @@ interface DatagramRecord {
   readonly packets: SentPacket[];
 }
 
-/** A short-header packet waiting for batched header protection (pooled: reused across batches). */
-interface HeaderProtectionEntry {
+/**
+ * A short-header packet written and counted but not yet sealed: it is sealed, then header-protected,
+ * with its batch (pooled: reused across batches).
+ */
+interface BatchedPacket {
   buf: Uint8Array;
-  hp: HeaderProtection;
+  /** The keys it is sealed with (its Key Phase bit is already in its header); undefined while pooled. */
+  keys: PacketKeys | undefined;
+  hp: HeaderProtection | undefined;
+  packetNumber: number;
   packetStart: number;
   pnOffset: number;
   pnLength: number;
+  payloadStart: number;
+  payloadLength: number;
+  /** Index of its datagram in the pending list (a short-header packet ends its datagram). */
+  datagram: number;
 }
 
 interface MutableAddFrame {
@@ -286,8 +327,8 @@ export class PacketBuilder implements PacketWriter {
 
   // ---- batch ------------------------------------------------------------------------------------
   private pending: DatagramRecord[] = [];
-  private readonly hpEntries: HeaderProtectionEntry[] = [];
-  private hpCount = 0;
+  private readonly batched: BatchedPacket[] = [];
+  private batchedCount = 0;
   /** Reused AAD arrays for short headers, by length (see `headerAad`). */
   private readonly aadScratch: (Uint8Array | undefined)[] = [];
 
@@ -481,16 +522,18 @@ export class PacketBuilder implements PacketWriter {
   }
 
   /**
-   * QuicPacketBuilderFinalize: seals the open packet — or, when it holds no frame, reverts its
-   * packet number and removes its header (contract §A.6). With `endsDatagram` (implied for a short
-   * header) the datagram is closed after it, padded first as its packets require. With `flush`
-   * every batched datagram is protected and handed over (onPacketSent for its packets, then
-   * onDatagram).
+   * QuicPacketBuilderFinalize: completes the open packet — or, when it holds no frame, reverts its
+   * packet number and removes its header (contract §A.6). A long-header packet is sealed now; a
+   * short-header one with its batch. With `endsDatagram` (implied for a short header) the datagram
+   * is closed after it, padded first as its packets require. With `flush` the batched packets are
+   * sealed and every batched datagram is protected and handed over (onPacketSent for its packets,
+   * then onDatagram).
    *
    * @throws BuilderLifecycleError when nothing is open and `flush` is false, or outside a flush;
    *   {@link PacketProtectionFailure} when sealing or header protection fails — the frames of the
-   *   packet and of the rest of its datagram went back to their sources (onLost, in order) and their
-   *   packet numbers are never reused.
+   *   failing packet, of the rest of its datagram and of the batched datagrams after it went back
+   *   to their sources (onLost, in order) and their packet numbers are never reused; the datagrams
+   *   of the batch before it were handed over.
    */
   finalize(flush: boolean, endsDatagram = false): FinalizeOutcome {
     const wasOpen = this.packetOpen;
@@ -533,7 +576,12 @@ export class PacketBuilder implements PacketWriter {
    */
   private letGoOfBuffers(): void {
     this.buffer = NO_BYTES;
-    for (let i = 0; i < this.hpEntries.length; i++) this.hpEntries[i].buf = NO_BYTES;
+    for (let i = 0; i < this.batched.length; i++) {
+      const e = this.batched[i];
+      e.buf = NO_BYTES;
+      e.keys = undefined;
+      e.hp = undefined;
+    }
   }
 
   /**
@@ -585,7 +633,7 @@ export class PacketBuilder implements PacketWriter {
     if (t === 'initialized' || t === 'sent') this.lifecycle.send({ type: 'Cleanup' });
     this.source = null;
     this.pending = [];
-    this.hpCount = 0;
+    this.batchedCount = 0;
     if (this.dgOpen) this.releaseOpenDatagram();
     this.letGoOfBuffers();
     return failure;
@@ -1035,31 +1083,18 @@ export class PacketBuilder implements PacketWriter {
         // RFC 9000 §17.2: Length = packet number + payload + AEAD tag.
         setLongHeaderLength(buf, this.lengthOffset, this.lengthFieldSize, this.pnLength + (payloadEnd - this.payloadStart) + AEAD_TAG_LENGTH);
       }
-      const keys = this.keys as PacketKeys;
-      // RFC 9001 §5.3: nonce = IV XOR packet number; AAD = the header through the packet number
-      // (written by the header writer). The AEAD tag follows the payload, within the datagram's
-      // capacity. (`sealPacket` would re-check offsets the builder computed itself and rewrite the
-      // packet number: ~0.15 µs per packet in a CPU profile of bench/builder.ts.)
-      keys.aead.seal(writeNonce(keys.iv, this.pn, keys.nonce), this.headerAad(buf), buf, this.payloadStart, payloadEnd - this.payloadStart);
+      // The AEAD tag follows the payload, within the datagram's capacity.
       packetEnd = payloadEnd + AEAD_TAG_LENGTH;
-      // contract §E: long headers are protected at once (their keys differ per level).
-      if (this.longHeader) applyHeaderProtection(keys.hp, buf, this.packetStart, this.pnOffset, this.pnLength);
+      if (this.longHeader) {
+        // contract §E: long headers are sealed and protected at once (their keys differ per level).
+        const keys = this.keys as PacketKeys;
+        sealInPlace(keys, this.pn, buf, this.packetStart, this.payloadStart, payloadEnd - this.payloadStart, true, this.aadScratch);
+        applyHeaderProtection(keys.hp, buf, this.packetStart, this.pnOffset, this.pnLength);
+      }
     } catch (e) {
       this.failOpenPacket(e);
     }
-    if (!this.longHeader) {
-      let e = this.hpEntries[this.hpCount];
-      if (e === undefined) {
-        e = { buf, hp: (this.keys as PacketKeys).hp, packetStart: 0, pnOffset: 0, pnLength: 1 };
-        this.hpEntries.push(e);
-      }
-      e.buf = buf;
-      e.hp = (this.keys as PacketKeys).hp;
-      e.packetStart = this.packetStart;
-      e.pnOffset = this.pnOffset;
-      e.pnLength = this.pnLength;
-      this.hpCount += 1;
-    }
+    if (!this.longHeader) this.batchPacket(buf, payloadEnd - this.payloadStart);
     const size = packetEnd - this.packetStart;
     const record = this.currentPacketRecord(size);
     this.packetOpen = false;
@@ -1081,19 +1116,28 @@ export class PacketBuilder implements PacketWriter {
   }
 
   /**
-   * The AAD of the open packet (RFC 9001 §5.3: its header through the packet number). A short
-   * header (at most 25 bytes) is copied into a reused array of its length rather than viewed in
-   * place: a view is a new typed array per packet (96 bytes of garbage, ~0.05 µs); a long header,
-   * which may carry a token of any length, is viewed.
+   * Queues the open short-header packet for sealing and header protection with the batch
+   * (`sendBatch`): its header and payload are written, its size is final.
    */
-  private headerAad(buf: Uint8Array): Uint8Array {
-    const start = this.packetStart;
-    const length = this.payloadStart - start;
-    if (this.longHeader || length > MAX_SHORT_HEADER_BYTES) return buf.subarray(start, this.payloadStart);
-    let aad = this.aadScratch[length];
-    if (aad === undefined) aad = this.aadScratch[length] = new Uint8Array(length);
-    for (let i = 0; i < length; i++) aad[i] = buf[start + i];
-    return aad;
+  private batchPacket(buf: Uint8Array, payloadLength: number): void {
+    const keys = this.keys as PacketKeys;
+    let e = this.batched[this.batchedCount];
+    if (e === undefined) {
+      e = { buf, keys, hp: keys.hp, packetNumber: 0, packetStart: 0, pnOffset: 0, pnLength: 1, payloadStart: 0, payloadLength: 0, datagram: 0 };
+      this.batched.push(e);
+    }
+    e.buf = buf;
+    e.keys = keys;
+    e.hp = keys.hp;
+    e.packetNumber = this.pn;
+    e.packetStart = this.packetStart;
+    e.pnOffset = this.pnOffset;
+    e.pnLength = this.pnLength;
+    e.payloadStart = this.payloadStart;
+    e.payloadLength = payloadLength;
+    // A short header ends its datagram: it is the next one closeDatagram puts in the pending list.
+    e.datagram = this.pending.length;
+    this.batchedCount += 1;
   }
 
   /** Seal or header protection of the open packet failed: give back its frames and those of its datagram. */
@@ -1138,33 +1182,62 @@ export class PacketBuilder implements PacketWriter {
     for (let i = 0; i < frames.length; i++) owners[i]?.onLost?.(frames[i], packet);
   }
 
-  /** Applies the batched header protection and hands every pending datagram over, in order. */
+  /**
+   * Seals the batched short-header packets, applies their header protection and hands every pending
+   * datagram over, in order.
+   *
+   * The seals run back to back, one AEAD call after another, rather than each inside the building
+   * of its packet: between two seals the AEAD's code and tables stay in the CPU's caches (with
+   * noble's AES-GCM, whose tables are rebuilt per call, the builder's seals ran up to 25% slower
+   * than the same seals back to back; in interleaved A/B runs of bench/builder, 4 processes each,
+   * the builder/raw-seal ratio went 0.80 → 0.82 for node AES-128-GCM, 0.82 → 0.92 for noble
+   * AES-128-GCM and 0.80 → 0.98 for node ChaCha20-Poly1305, 1200-byte datagrams).
+   *
+   * When a seal fails, the datagrams before the failing packet's are protected and handed over; the
+   * failing one and those after it give their frames back (in order, their packet numbers never
+   * reused) and the failure is thrown.
+   */
   private sendBatch(): void {
     const pending = this.pending;
     if (pending.length === 0) return;
-    const entries = this.hpEntries;
-    const count = this.hpCount;
+    const entries = this.batched;
+    const count = this.batchedCount;
     this.pending = [];
-    this.hpCount = 0;
+    this.batchedCount = 0;
+    let sealed = 0;
+    let sealFailure: PacketProtectionFailure | undefined;
+    try {
+      for (; sealed < count; sealed++) {
+        const e = entries[sealed];
+        sealInPlace(e.keys as PacketKeys, e.packetNumber, e.buf, e.packetStart, e.payloadStart, e.payloadLength, false, this.aadScratch);
+      }
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      sealFailure = new PacketProtectionFailure('oneRtt', `sealing the oneRtt packet ${entries[sealed].packetNumber} failed: ${reason}`, cause);
+    }
+    // Datagrams before the failing packet's are whole; the rest are given back.
+    const whole = sealFailure === undefined ? pending.length : entries[sealed].datagram;
+    for (let d = whole; d < pending.length; d++) this.abandonPendingDatagram(pending[d]);
     try {
       // contract §E: one mask computation per run of short headers sharing a buffer and key.
       let i = 0;
-      while (i < count) {
+      while (i < sealed) {
         let j = i + 1;
-        while (j < count && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
-        if (j - i === 1) applyHeaderProtection(entries[i].hp, entries[i].buf, entries[i].packetStart, entries[i].pnOffset, entries[i].pnLength);
-        else applyHeaderProtectionBatch(entries[i].hp, entries[i].buf, i === 0 ? entries : entries.slice(i, j), j - i);
+        while (j < sealed && entries[j].buf === entries[i].buf && entries[j].hp === entries[i].hp) j++;
+        const hp = entries[i].hp as HeaderProtection;
+        if (j - i === 1) applyHeaderProtection(hp, entries[i].buf, entries[i].packetStart, entries[i].pnOffset, entries[i].pnLength);
+        else applyHeaderProtectionBatch(hp, entries[i].buf, i === 0 ? entries : entries.slice(i, j), j - i);
         i = j;
       }
     } catch (e) {
-      for (const dg of pending) this.abandonPendingDatagram(dg);
+      for (let d = 0; d < whole; d++) this.abandonPendingDatagram(pending[d]);
       const reason = e instanceof Error ? e.message : String(e);
       throw new PacketProtectionFailure('oneRtt', `header protection failed: ${reason}`, e);
     }
     const ctx = this.ctx;
     let d = 0;
     try {
-      for (; d < pending.length; d++) {
+      for (; d < whole; d++) {
         const dg = pending[d];
         for (const p of dg.packets) ctx.onPacketSent(p);
         // A view built by the constructor costs half of subarray's species lookup (~0.025 µs).
@@ -1172,9 +1245,10 @@ export class PacketBuilder implements PacketWriter {
       }
     } catch (e) {
       // A sink threw: the datagrams not handed over give their frames back (their packets were not reported).
-      for (let k = d + 1; k < pending.length; k++) this.abandonPendingDatagram(pending[k]);
+      for (let k = d + 1; k < whole; k++) this.abandonPendingDatagram(pending[k]);
       throw e;
     }
+    if (sealFailure !== undefined) throw sealFailure;
   }
 
   /** A complete datagram that will not be handed over: frames back, numbers never reused, counts undone. */

@@ -547,7 +547,7 @@ function failingSeals(keys: PacketKeys, failOn: ReadonlySet<number>): PacketKeys
   };
 }
 
-test('a packet that fails to seal gives its frames back in order; nothing is emitted for it; the next flush sends them', () => {
+test('a packet that fails to seal: the packets before it are sent; it and the packets built after it give their frames back in order; the next flush sends them', () => {
   const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
   const k = ctx.keys.oneRtt!;
   ctx.keys.oneRtt = { send: failingSeals(k.send, new Set([2])), peer: k.peer };
@@ -560,11 +560,15 @@ test('a packet that fails to seal gives its frames back in order; nothing is emi
   assert.is(ctx.errors[0], r.error);
   assert.is(ctx.datagrams.length, 2, 'the two packets sealed before are sent');
   assert.is(ctx.sent.length, 2);
-  assert.is(stream.lost.length, 1, "the failed packet's STREAM frame went back");
-  assert.equal(stream.lost[0], stream.written[2]);
+  // Short-header packets are sealed with their batch: those of the batch built after the failing
+  // one were not sealed either, and go back with it.
+  assert.ok(stream.written.length > 3, 'the batch held packets after the failing one');
+  assert.equal(stream.lost, stream.written.slice(2), "the STREAM frames of the failed packet and of the later ones went back, in order");
+  assert.is(control.lost.length, 0, 'the control frames went out in the first packet');
   assert.is(a.builder.state, 'uninitialized');
   const failedPn = 2;
   assert.ok(ctx.pns.application.isSkipped(failedPn), 'the number that reached the AEAD is never reused');
+  for (let pn = 3; pn < stream.written.length; pn++) assert.ok(ctx.pns.application.isSkipped(pn), `the number ${pn} of a packet given back is not reused`);
   // Next flush: the seal works again and the data goes out.
   const r2 = flush(a, [control, stream], 1);
   assert.is(r2.error, undefined);
@@ -597,6 +601,44 @@ test('a seal failure in a coalesced datagram gives back the frames of the whole 
   const [dg] = decodeAll(ctx);
   assert.equal(dg.map((p) => [p.level, p.packetNumber]), [['initial', 1], ['handshake', 1]]);
   assert.equal(dg[0].frames.filter((f) => f.kind === 'crypto').map((f) => (f as { offset: number }).offset), [0, 40]);
+});
+
+test('a seal failure in a later batch: the earlier batches were handed over whole, the failing batch from its failing packet on goes back', () => {
+  const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
+  const k = ctx.keys.oneRtt!;
+  // Batches of 2 datagrams; the 4th seal (the second packet of the second batch) fails.
+  ctx.keys.oneRtt = { send: failingSeals(k.send, new Set([3])), peer: k.peer };
+  const a = new PacketAssembler(ctx, { batchDatagrams: 2 });
+  const stream = new StreamSource().addStream(1, patternBytes(8000));
+  const r = flush(a, [stream], 0);
+  assert.instance(r.error, PacketProtectionFailure);
+  assert.match((r.error as Error).message, /sealing the oneRtt packet 3 failed: injected AEAD failure/);
+  assert.is(ctx.datagrams.length, 3, 'the first batch (2) and the packet sealed before the failure (1)');
+  assert.equal(ctx.sent.map((p) => p.packetNumber), [0, 1, 2]);
+  assert.equal(stream.lost, stream.written.slice(3), 'the failed packet frame went back; the batch ended there');
+  assert.ok(ctx.pns.application.isSkipped(3));
+  const r2 = flush(a, [stream], 0);
+  assert.is(r2.error, undefined);
+  assert.equal(streamData(decodeAll(ctx), 1, 8000), patternBytes(8000));
+});
+
+test('a failing 1-RTT seal in a datagram coalesced behind a Handshake packet gives back the Handshake frames too', () => {
+  const ctx = newContext({ role: 'server', levels: ['handshake', 'oneRtt'] });
+  const k = ctx.keys.oneRtt!;
+  ctx.keys.oneRtt = { send: failingSeals(k.send, new Set([0])), peer: k.peer };
+  const a = new PacketAssembler(ctx);
+  const q = new QueueSource('q').push('handshake', { kind: 'crypto', offset: 0, data: patternBytes(30) }).push('oneRtt', { kind: 'maxData', maximum: 7 });
+  const r = flush(a, [q], 1);
+  assert.instance(r.error, PacketProtectionFailure);
+  assert.is((r.error as PacketProtectionFailure).level, 'oneRtt');
+  assert.is(ctx.datagrams.length, 0, 'the datagram of the failing packet is not sent, its sealed Handshake packet included');
+  assert.is(ctx.sent.length, 0);
+  assert.equal(q.lost, [{ kind: 'crypto', offset: 0, data: patternBytes(30) }, { kind: 'maxData', maximum: 7 }], 'Handshake frame first, then the 1-RTT one');
+  assert.ok(ctx.pns.handshake.isSkipped(0) && ctx.pns.application.isSkipped(0));
+  const r2 = flush(a, [q], 1);
+  assert.is(r2.error, undefined);
+  const [dg] = decodeAll(ctx);
+  assert.equal(dg.map((p) => [p.level, p.packetNumber]), [['handshake', 1], ['oneRtt', 1]]);
 });
 
 test('a header-protection failure gives back every packet of the batch and reports the error', () => {
