@@ -1189,9 +1189,10 @@ export class PacketBuilder implements PacketWriter {
    * The seals run back to back, one AEAD call after another, rather than each inside the building
    * of its packet: between two seals the AEAD's code and tables stay in the CPU's caches (with
    * noble's AES-GCM, whose tables are rebuilt per call, the builder's seals ran up to 25% slower
-   * than the same seals back to back; in interleaved A/B runs of bench/builder, 4 processes each,
-   * the builder/raw-seal ratio went 0.80 → 0.82 for node AES-128-GCM, 0.82 → 0.92 for noble
-   * AES-128-GCM and 0.80 → 0.98 for node ChaCha20-Poly1305, 1200-byte datagrams).
+   * than the same seals back to back). Interleaved A/B runs of bench/builder, 4 process pairs per
+   * cell, mean builder/raw-seal ratio: noble AES-128-GCM 0.85 → 0.94 (its worst process 0.60 →
+   * 0.86), node ChaCha20-Poly1305 0.72 → 0.80, node AES-128-GCM 0.81 → 0.81 (1200 bytes) and
+   * 0.79 → 0.81 (1452 bytes), noble ChaCha20-Poly1305 0.92 → 0.92.
    *
    * When a seal fails, the datagrams before the failing packet's are protected and handed over; the
    * failing one and those after it give their frames back (in order, their packet numbers never
