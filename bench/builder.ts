@@ -8,9 +8,10 @@
 // goal is ≥ 0.8 (at most 25% more than the seal alone).
 //
 // Each provider × AEAD × size runs in a child process of its own (clean JIT and heap); within it
-// the two measurements alternate every flush (64 packets, then 64 raw seals), each timed in CPU
-// time, so both see the same conditions on a shared machine; the median of several rounds is
-// reported, and each cell runs in several processes (the median process is shown with the range).
+// the two measurements alternate every flush (64 packets and 64 raw seals, in random order), each
+// timed in CPU time, so both see the same conditions on a shared machine; the median of several
+// rounds is reported, and each cell runs in several processes (the median process is shown with
+// the range).
 // `BENCH_MODE=separate` measures the two sides in separate processes instead (see SEPARATE below).
 // Absolute figures drift on shared machines: compare the ratios of one run.
 import { spawnSync } from 'node:child_process';
@@ -29,6 +30,16 @@ import { fitStreamFrame, writeStreamFrame, type StreamFrameFit } from '../src/wi
 import type { EncryptionLevel, PacketNumberSpace } from '../src/wire/levels.js';
 import { QUIC_V1, type QuicVersion } from '../src/wire/version.js';
 
+/**
+ * Which of the two measurements of a pair goes first: `random` (default) or `fixed` (builder, then
+ * raw seal: the order of stops 6–9). With a fixed order, processes were bimodal, and in opposite
+ * directions: node ChaCha20-Poly1305 1200 read 0.67, 0.75, 1.02, 0.92, 1.01 in five processes in a
+ * row — the garbage collector's helper threads, about 30% of the CPU time of either loop (`perf`),
+ * settle into a period locked to the fixed alternation and charge their work to one side or the
+ * other for the whole process. In random order the same five read 0.81–0.87, and node AES-128-GCM
+ * 0.75–0.81 where the fixed order had read 0.80–0.84.
+ */
+const ORDER = process.env.BENCH_ORDER === 'fixed' ? 'fixed' : 'random';
 const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 /**
@@ -235,9 +246,9 @@ function benchCell(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
   run(seal, WARMUP_MS);
   run(hpMasks, WARMUP_MS / 3);
   run(flushNoAead, WARMUP_MS / 3);
-  // The two measurements alternate every flush (64 packets, then 64 raw seals), each timed on its
-  // own, so that both see the same machine conditions; each round yields a ratio, and the median
-  // round is reported.
+  // The two measurements alternate every flush (64 packets and 64 raw seals, in random order; see
+  // ORDER), each timed on its own, so that both see the same machine conditions; each round yields
+  // a ratio, and the median round is reported.
   const rounds: { builder: number; raw: number }[] = [];
   // No forced collection between rounds: after a gc() the builder side of a noble AES cell ran up
   // to 2× slower for the rest of the round (measured: ratio 0.51–0.67 with it, 0.83–0.94 without),
@@ -250,13 +261,23 @@ function benchCell(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
     let nRaw = 0;
     const start = cpuMs();
     while (cpuMs() - start < CELL_MS / ROUNDS) {
-      const t0 = cpuMs();
-      nBuilder += flush();
-      const t1 = cpuMs();
-      nRaw += seal();
-      const t2 = cpuMs();
-      tBuilder += t1 - t0;
-      tRaw += t2 - t1;
+      if (ORDER === 'fixed' || Math.random() < 0.5) {
+        const t0 = cpuMs();
+        nBuilder += flush();
+        const t1 = cpuMs();
+        nRaw += seal();
+        const t2 = cpuMs();
+        tBuilder += t1 - t0;
+        tRaw += t2 - t1;
+      } else {
+        const t0 = cpuMs();
+        nRaw += seal();
+        const t1 = cpuMs();
+        nBuilder += flush();
+        const t2 = cpuMs();
+        tRaw += t1 - t0;
+        tBuilder += t2 - t1;
+      }
     }
     rounds.push({ builder: (nBuilder * 1000) / tBuilder, raw: (nRaw * 1000) / tRaw });
   }
@@ -316,7 +337,7 @@ if (SEPARATE) {
   console.log('in brackets). Goal: ratio ≥ 0.80.\n');
   console.log('provider  aead               datagram   builder (packets/s, µs)   raw seal (seals/s, µs)   ratio (range)');
 } else {
-  console.log(`the same payload, same provider, same process: CPU time, the two alternating every 64 packets, median of`);
+  console.log(`the same payload, same provider, same process: CPU time, the two alternating every 64 packets (${ORDER} order), median of`);
   console.log(`${ROUNDS} rounds; each cell runs in ${PROCESSES} processes and shows the one with the median ratio (the range in`);
   console.log('brackets). Goal: ratio ≥ 0.80.');
   console.log(`Breakdown (µs per packet): "hp", the provider's header-protection mask (maskBatch of ${DEFAULT_BATCH_DATAGRAMS}); "no-AEAD", the`);
