@@ -128,7 +128,7 @@ const NO_BYTES = new Uint8Array(0);
 const NO_FRAMES = Object.freeze([]) as unknown as SentFrame[];
 const NO_OWNERS = Object.freeze([]) as unknown as (FrameSource | null)[];
 /** The packets of a datagram holding none yet (shared, never written: see sealOpenPacket). */
-const NO_PACKETS = Object.freeze([]) as unknown as SentPacket[];
+const NO_PACKETS = Object.freeze([]) as unknown as (SentPacket | undefined)[];
 
 /** The longest short header: first byte, a 20-byte connection ID, a 4-byte packet number (RFC 9000 §17.3.1). */
 const MAX_SHORT_HEADER_BYTES = 1 + 20 + 4;
@@ -192,11 +192,19 @@ export class PacketProtectionFailure extends Error {
   }
 }
 
+/**
+ * A complete datagram waiting in the batch. Pooled: each builder reuses its records and their
+ * packet lists from batch to batch — two allocations fewer per datagram (~112 bytes of garbage);
+ * a builder keeps at most one record per datagram of its largest batch (≤ batchDatagrams), which
+ * hold no packet or buffer between flushes.
+ */
 interface DatagramRecord {
-  readonly buf: Uint8Array;
-  readonly start: number;
-  readonly end: number;
-  readonly packets: SentPacket[];
+  buf: Uint8Array;
+  start: number;
+  end: number;
+  /** Its packets' records are `packets[0 … count)`, in order (the list is reused, never shortened: its storage stays). */
+  readonly packets: (SentPacket | undefined)[];
+  count: number;
 }
 
 /**
@@ -293,7 +301,8 @@ export class PacketBuilder implements PacketWriter {
   private dgEnd = 0;
   private dgCapacity = 0;
   private dgReservedEnd = 0;
-  private dgPackets: SentPacket[] = NO_PACKETS;
+  /** Packets sealed into the open datagram; their records are in `pending[pendingCount]` (see sealOpenPacket). */
+  private dgPacketCount = 0;
   private dgHasInitial = false;
   private dgInitialAckEliciting = false;
   private dgLongProbe = false;
@@ -324,12 +333,23 @@ export class PacketBuilder implements PacketWriter {
 
   /** The source whose frames are being committed (set by the flush before each `write`). */
   private source: FrameSource | null = null;
+  /**
+   * The owner list `[source]` shared by the packets whose only tracked frame came from `source`
+   * (most packets: one STREAM frame, or one source's control frames), one allocation fewer per
+   * packet. {@link SentPacket.sources} is read-only, and a packet that takes a second frame gets a
+   * list of its own.
+   */
+  private soleOwners: (FrameSource | null)[] = NO_OWNERS;
 
   // ---- batch ------------------------------------------------------------------------------------
-  private pending: DatagramRecord[] = [];
+  /** The batch's datagrams are `pending[0 … pendingCount)`; the record at `pendingCount` collects the open datagram's packets. */
+  private readonly pending: DatagramRecord[] = [];
+  private pendingCount = 0;
+  /** Records used since the last cleanup (those that may hold references). */
+  private pendingUsed = 0;
   private readonly batched: BatchedPacket[] = [];
   private batchedCount = 0;
-  /** Reused AAD arrays for short headers, by length (see `headerAad`). */
+  /** Reused AAD arrays for short headers, by length (see `sealInPlace`). */
   private readonly aadScratch: (Uint8Array | undefined)[] = [];
 
   // ---- 1-RTT key generation --------------------------------------------------------------------
@@ -407,10 +427,12 @@ export class PacketBuilder implements PacketWriter {
       // frames, and an array literal is sized to its elements (a push on [] reserves 17 slots).
       if (this.frames === NO_FRAMES) {
         this.frames = [sent];
-        this.owners = [this.source];
+        this.owners = this.soleOwnerList();
       } else {
         this.frames.push(sent);
-        this.owners.push(this.source);
+        // A second frame: the packet gets an owner list of its own.
+        if (this.owners === this.soleOwners) this.owners = [this.owners[0], this.source];
+        else this.owners.push(this.source);
       }
     }
     if (ackEliciting) this.ackEliciting = true;
@@ -576,6 +598,14 @@ export class PacketBuilder implements PacketWriter {
    */
   private letGoOfBuffers(): void {
     this.buffer = NO_BYTES;
+    for (let i = 0; i < this.pendingUsed; i++) {
+      const dg = this.pending[i];
+      dg.buf = NO_BYTES;
+      dg.count = 0;
+      // Drop the records (the list keeps its storage for the next flush).
+      dg.packets.fill(undefined);
+    }
+    this.pendingUsed = 0;
     for (let i = 0; i < this.batched.length; i++) {
       const e = this.batched[i];
       e.buf = NO_BYTES;
@@ -632,7 +662,7 @@ export class PacketBuilder implements PacketWriter {
     const t = this.lifecycle.state;
     if (t === 'initialized' || t === 'sent') this.lifecycle.send({ type: 'Cleanup' });
     this.source = null;
-    this.pending = [];
+    this.pendingCount = 0;
     this.batchedCount = 0;
     if (this.dgOpen) this.releaseOpenDatagram();
     this.letGoOfBuffers();
@@ -713,12 +743,12 @@ export class PacketBuilder implements PacketWriter {
 
   /** Sealed packets in the open datagram. */
   get datagramPacketCount(): number {
-    return this.dgOpen ? this.dgPackets.length : 0;
+    return this.dgOpen ? this.dgPacketCount : 0;
   }
 
   /** Datagrams not yet handed over: the complete ones and the open one (counted once it holds or is building a packet). */
   get pendingDatagrams(): number {
-    return this.pending.length + (this.dgOpen && (this.dgPackets.length > 0 || this.packetOpen) ? 1 : 0);
+    return this.pendingCount + (this.dgOpen && (this.dgPacketCount > 0 || this.packetOpen) ? 1 : 0);
   }
 
   /** Datagrams per batch. */
@@ -789,7 +819,7 @@ export class PacketBuilder implements PacketWriter {
    */
   payloadRoomFor(level: EncryptionLevel): number {
     const header = this.headerSize(level);
-    if (this.dgOpen && this.dgPackets.length > 0) return this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH;
+    if (this.dgOpen && this.dgPacketCount > 0) return this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH;
     return this.newDatagramCapacity() - header - AEAD_TAG_LENGTH;
   }
 
@@ -828,7 +858,7 @@ export class PacketBuilder implements PacketWriter {
    */
   closeDatagram(): void {
     if (!this.dgOpen || this.packetOpen) return;
-    if (this.dgPackets.length === 0) {
+    if (this.dgPacketCount === 0) {
       this.releaseOpenDatagram();
       return;
     }
@@ -840,8 +870,14 @@ export class PacketBuilder implements PacketWriter {
       throw new QuicError(TransportErrorCode.INTERNAL_ERROR, `datagram of ${length} bytes closed below its padding target`);
     }
     this.dgOpen = false;
-    this.pending.push({ buf: this.buffer, start: this.dgStart, end: this.dgEnd, packets: this.dgPackets });
-    this.dgPackets = NO_PACKETS;
+    // The record holding its packets (see sealOpenPacket).
+    const dg = this.pending[this.pendingCount];
+    dg.buf = this.buffer;
+    dg.start = this.dgStart;
+    dg.end = this.dgEnd;
+    dg.count = this.dgPacketCount;
+    this.pendingCount += 1;
+    this.dgPacketCount = 0;
     this.arena.release(this.buffer, this.dgEnd, this.dgReservedEnd);
     this.ampLeft -= length;
     this.datagramsBuilt += 1;
@@ -906,7 +942,7 @@ export class PacketBuilder implements PacketWriter {
     if (mtuProbe) {
       this.closeDatagram();
       this.openDatagram(probeSize);
-    } else if (!(this.dgOpen && this.dgPackets.length > 0 && this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH >= MIN_PACKET_PAYLOAD_ROOM)) {
+    } else if (!(this.dgOpen && this.dgPacketCount > 0 && this.dgCapacity - (this.dgEnd - this.dgStart) - header - AEAD_TAG_LENGTH >= MIN_PACKET_PAYLOAD_ROOM)) {
       // RFC 9000 §12.2: coalesce while room remains; else a new datagram.
       this.closeDatagram();
       this.openDatagram(this.newDatagramCapacity());
@@ -914,7 +950,7 @@ export class PacketBuilder implements PacketWriter {
     const pn = pnState.allocate();
     const pnLength = pnState.encodedLength(pn);
     const buf = this.buffer;
-    if (level === 'oneRtt' && this.dgPackets.length === 0) {
+    if (level === 'oneRtt' && this.dgPacketCount === 0) {
       // A 1-RTT packet alone in its datagram (bulk data): start the datagram so that the payload
       // is 4-byte aligned, which spares pure-JS AEADs (noble) a copy of unaligned input.
       const shift = (4 - ((this.dgStart + 1 + this.dcid.length + pnLength) & 3)) & 3;
@@ -994,7 +1030,7 @@ export class PacketBuilder implements PacketWriter {
     this.dgStart = start;
     this.dgEnd = start;
     this.dgCapacity = capacity;
-    this.dgPackets = NO_PACKETS;
+    this.dgPacketCount = 0;
     this.dgHasInitial = false;
     this.dgInitialAckEliciting = false;
     this.dgLongProbe = false;
@@ -1030,13 +1066,13 @@ export class PacketBuilder implements PacketWriter {
     this.packetOpen = false;
     this.offset = this.dgEnd;
     this.roomEnd = this.hardEnd = this.dgEnd;
-    if (this.dgPackets.length === 0) this.releaseOpenDatagram();
+    if (this.dgPacketCount === 0) this.releaseOpenDatagram();
   }
 
   /** Drops the open datagram (holding no packet to send) and gives its memory back. */
   private releaseOpenDatagram(): void {
     this.dgOpen = false;
-    this.dgPackets = NO_PACKETS;
+    this.dgPacketCount = 0;
     this.arena.release(this.buffer, this.dgStart, this.dgReservedEnd);
   }
 
@@ -1098,8 +1134,14 @@ export class PacketBuilder implements PacketWriter {
     const size = packetEnd - this.packetStart;
     const record = this.currentPacketRecord(size);
     this.packetOpen = false;
-    if (this.dgPackets === NO_PACKETS) this.dgPackets = [record];
-    else this.dgPackets.push(record);
+    // The open datagram's records go in the batch's next datagram record (pooled).
+    let dg = this.pending[this.pendingCount];
+    if (dg === undefined) {
+      dg = { buf: NO_BYTES, start: 0, end: 0, packets: [], count: 0 };
+      this.pending.push(dg);
+    }
+    if (this.pendingCount >= this.pendingUsed) this.pendingUsed = this.pendingCount + 1;
+    dg.packets[this.dgPacketCount++] = record;
     this.dgEnd = packetEnd;
     this.offset = packetEnd;
     this.roomEnd = this.hardEnd = packetEnd;
@@ -1113,6 +1155,13 @@ export class PacketBuilder implements PacketWriter {
       this.bytesOnKey += size;
     }
     if (ends) this.closeDatagram();
+  }
+
+  /** The shared owner list `[this.source]`. */
+  private soleOwnerList(): (FrameSource | null)[] {
+    const shared = this.soleOwners;
+    if (shared.length === 1 && shared[0] === this.source) return shared;
+    return (this.soleOwners = [this.source]);
   }
 
   /**
@@ -1136,7 +1185,7 @@ export class PacketBuilder implements PacketWriter {
     e.payloadStart = this.payloadStart;
     e.payloadLength = payloadLength;
     // A short header ends its datagram: it is the next one closeDatagram puts in the pending list.
-    e.datagram = this.pending.length;
+    e.datagram = this.pendingCount;
     this.batchedCount += 1;
   }
 
@@ -1158,10 +1207,12 @@ export class PacketBuilder implements PacketWriter {
   /** Drops the open datagram's sealed packets: frames back to their sources (in order), numbers never reused. */
   private abandonOpenDatagram(): void {
     if (!this.dgOpen) return;
-    const packets = this.dgPackets;
+    const packets = this.pending[this.pendingCount]?.packets ?? NO_PACKETS;
+    const count = this.dgPacketCount;
     this.releaseOpenDatagram();
     // Short-header packets end their datagram, so none of the open datagram is in the HP batch.
-    for (const p of packets) {
+    for (let i = 0; i < count; i++) {
+      const p = packets[i] as SentPacket;
       this.undoAccounting(p);
       this.ctx.packetNumbers(p.space).abandon(p.packetNumber);
       this.returnFrames(p, p.sources ?? []);
@@ -1200,10 +1251,11 @@ export class PacketBuilder implements PacketWriter {
    */
   private sendBatch(): void {
     const pending = this.pending;
-    if (pending.length === 0) return;
+    const datagrams = this.pendingCount;
+    if (datagrams === 0) return;
     const entries = this.batched;
     const count = this.batchedCount;
-    this.pending = [];
+    this.pendingCount = 0;
     this.batchedCount = 0;
     let sealed = 0;
     let sealFailure: PacketProtectionFailure | undefined;
@@ -1217,8 +1269,8 @@ export class PacketBuilder implements PacketWriter {
       sealFailure = new PacketProtectionFailure('oneRtt', `sealing the oneRtt packet ${entries[sealed].packetNumber} failed: ${reason}`, cause);
     }
     // Datagrams before the failing packet's are whole; the rest are given back.
-    const whole = sealFailure === undefined ? pending.length : entries[sealed].datagram;
-    for (let d = whole; d < pending.length; d++) this.abandonPendingDatagram(pending[d]);
+    const whole = sealFailure === undefined ? datagrams : entries[sealed].datagram;
+    for (let d = whole; d < datagrams; d++) this.abandonPendingDatagram(pending[d]);
     try {
       // contract §E: one mask computation per run of short headers sharing a buffer and key.
       let i = 0;
@@ -1240,7 +1292,7 @@ export class PacketBuilder implements PacketWriter {
     try {
       for (; d < whole; d++) {
         const dg = pending[d];
-        for (const p of dg.packets) ctx.onPacketSent(p);
+        for (let i = 0; i < dg.count; i++) ctx.onPacketSent(dg.packets[i] as SentPacket);
         // A view built by the constructor costs half of subarray's species lookup (~0.025 µs).
         ctx.onDatagram(new Uint8Array(dg.buf.buffer, dg.buf.byteOffset + dg.start, dg.end - dg.start));
       }
@@ -1256,7 +1308,8 @@ export class PacketBuilder implements PacketWriter {
   private abandonPendingDatagram(dg: DatagramRecord): void {
     this.datagramsBuilt -= 1;
     this.bytesBuilt -= dg.end - dg.start;
-    for (const p of dg.packets) {
+    for (let i = 0; i < dg.count; i++) {
+      const p = dg.packets[i] as SentPacket;
       this.packetsBuilt -= 1;
       this.ctx.packetNumbers(p.space).abandon(p.packetNumber);
       this.returnFrames(p, p.sources ?? []);
