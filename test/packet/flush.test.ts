@@ -2,12 +2,14 @@
 // phase rollover, CONNECTION_CLOSE at every level, and what happens when a packet fails to seal.
 // Everything the builder emits is unprotected and decoded with the peer's independently derived
 // keys.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { PacketKeys } from '../../src/crypto/keys.js';
 import type { HeaderProtection } from '../../src/crypto/provider.js';
 import { PacketAssembler, type FlushOptions, type FlushResult } from '../../src/packet/assembler.js';
-import { MIN_INITIAL_DATAGRAM_SIZE, PacketBuilder, PacketProtectionFailure, STATELESS_RESET_PADDING } from '../../src/packet/builder.js';
+import { DatagramArena, MIN_INITIAL_DATAGRAM_SIZE, PacketBuilder, PacketProtectionFailure, STATELESS_RESET_PADDING } from '../../src/packet/builder.js';
 import { notifyLost } from '../../src/packet/dispatch.js';
 import type { FrameSource, PacketWriter, SentPacket } from '../../src/packet/types.js';
 import { Recovery } from '../../src/recovery/recovery.js';
@@ -805,6 +807,32 @@ test('stream data scheduled over many flushes and datagram sizes up to 9000 arri
     assert.equal(streamData(all, 0, 50_000), patternBytes(50_000));
     assert.equal(streamData(all, 4, 20_000), patternBytes(20_000, 3));
   }
+});
+
+test('between flushes the builder keeps no packet record and no datagram buffer alive (its pooled records are emptied)', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
+  const arena = new DatagramArena();
+  const a = new PacketAssembler(ctx, { batchDatagrams: 8, arena });
+  const stream = new StreamSource().addStream(1, patternBytes(30_000));
+  const r = flush(a, [stream], 0);
+  assert.is(r.error, undefined);
+  assert.ok(ctx.sent.length > 16, 'several batches');
+  const records = ctx.sent.map((p) => new WeakRef(p));
+  const buffer = new WeakRef(arena.buffer.buffer);
+  ctx.sent.length = 0;
+  ctx.datagrams.length = 0;
+  ctx.sinkLog.length = 0;
+  // The arena moves on to a new buffer, as it does when one is used up.
+  arena.reserve(arena.buffer.length + 1);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // WeakRef targets live to the end of the job
+  gc();
+  assert.ok(records.every((w) => w.deref() === undefined), 'no packet record is held after the flush');
+  assert.is(buffer.deref(), undefined, 'the old datagram buffer is held by nothing');
+  // And the builder still works with its pools.
+  flush(a, [new StreamSource().addStream(5, patternBytes(5000))], 0);
+  assert.equal(streamData(decodeAll(ctx), 5, 5000), patternBytes(5000));
 });
 
 test.run();
