@@ -261,23 +261,16 @@ function benchCell(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
     let nRaw = 0;
     const start = cpuMs();
     while (cpuMs() - start < CELL_MS / ROUNDS) {
-      if (ORDER === 'fixed' || Math.random() < 0.5) {
-        const t0 = cpuMs();
-        nBuilder += flush();
-        const t1 = cpuMs();
-        nRaw += seal();
-        const t2 = cpuMs();
-        tBuilder += t1 - t0;
-        tRaw += t2 - t1;
-      } else {
-        const t0 = cpuMs();
-        nRaw += seal();
-        const t1 = cpuMs();
-        nBuilder += flush();
-        const t2 = cpuMs();
-        tRaw += t1 - t0;
-        tBuilder += t2 - t1;
-      }
+      const builderFirst = ORDER === 'fixed' || Math.random() < 0.5;
+      const t0 = cpuMs();
+      const n1 = builderFirst ? flush() : seal();
+      const t1 = cpuMs();
+      const n2 = builderFirst ? seal() : flush();
+      const t2 = cpuMs();
+      nBuilder += builderFirst ? n1 : n2;
+      nRaw += builderFirst ? n2 : n1;
+      tBuilder += builderFirst ? t1 - t0 : t2 - t1;
+      tRaw += builderFirst ? t2 - t1 : t1 - t0;
     }
     rounds.push({ builder: (nBuilder * 1000) / tBuilder, raw: (nRaw * 1000) / tRaw });
   }

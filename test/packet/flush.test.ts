@@ -6,7 +6,6 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { PacketKeys } from '../../src/crypto/keys.js';
 import type { HeaderProtection } from '../../src/crypto/provider.js';
 import { PacketAssembler, type FlushOptions, type FlushResult } from '../../src/packet/assembler.js';
 import { DatagramArena, MIN_INITIAL_DATAGRAM_SIZE, PacketBuilder, PacketProtectionFailure, STATELESS_RESET_PADDING } from '../../src/packet/builder.js';
@@ -21,6 +20,7 @@ import {
   CloseSource,
   CryptoSource,
   FakeContext,
+  failingSeals,
   patternBytes,
   PeerDecoder,
   QueueSource,
@@ -531,23 +531,6 @@ test('CONNECTION_CLOSE at every level the peer may use; an application close bec
 // ------------------------------------------------------------------------------------------------
 // Seal failure: frames go back, nothing is emitted for the packet, the error is reported
 // ------------------------------------------------------------------------------------------------
-
-/** Replaces the AEAD of `keys` with one that throws on the seals listed (0-based), then seals normally. */
-function failingSeals(keys: PacketKeys, failOn: ReadonlySet<number>): PacketKeys {
-  let n = 0;
-  const aead = keys.aead;
-  return {
-    ...keys,
-    aead: {
-      algorithm: aead.algorithm,
-      seal(nonce, aad, buf, offset, length) {
-        if (failOn.has(n++)) throw new Error('injected AEAD failure');
-        aead.seal(nonce, aad, buf, offset, length);
-      },
-      open: (nonce, aad, buf, offset, length) => aead.open(nonce, aad, buf, offset, length),
-    },
-  };
-}
 
 test('a packet that fails to seal: the packets before it are sent; it and the packets built after it give their frames back in order; the next flush sends them', () => {
   const ctx = newContext({ role: 'server', levels: ['oneRtt'] });

@@ -7,26 +7,9 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { PacketKeys } from '../../src/crypto/keys.js';
 import { PacketAssembler } from '../../src/packet/assembler.js';
 import { PacketProtectionFailure } from '../../src/packet/builder.js';
-import { FakeContext, patternBytes, PeerDecoder, QueueSource, StreamSource } from '../support/test-sources.js';
-
-/** The AEAD of `keys`, failing on the seals whose index (counted across every key wrapped with `counter`) is in `failOn`. */
-function failingSeals(keys: PacketKeys, failOn: ReadonlySet<number>, counter: { n: number }): PacketKeys {
-  const aead = keys.aead;
-  return {
-    ...keys,
-    aead: {
-      algorithm: aead.algorithm,
-      seal(nonce, aad, buf, offset, length) {
-        if (failOn.has(counter.n++)) throw new Error('injected AEAD failure');
-        aead.seal(nonce, aad, buf, offset, length);
-      },
-      open: (nonce, aad, buf, offset, length) => aead.open(nonce, aad, buf, offset, length),
-    },
-  };
-}
+import { failingSeals, FakeContext, patternBytes, PeerDecoder, QueueSource, StreamSource } from '../support/test-sources.js';
 
 const arbScenario = fc.record({
   streams: fc.array(fc.integer({ min: 0, max: 12_000 }), { minLength: 1, maxLength: 4 }),

@@ -711,6 +711,25 @@ export class CloseSource implements FrameSource {
   }
 }
 
+/**
+ * `keys` with an AEAD that throws on the seals whose 0-based index is in `failOn`, and seals
+ * normally otherwise. Keys given the same `counter` count their seals together.
+ */
+export function failingSeals(keys: PacketKeys, failOn: ReadonlySet<number>, counter: { n: number } = { n: 0 }): PacketKeys {
+  const aead = keys.aead;
+  return {
+    ...keys,
+    aead: {
+      algorithm: aead.algorithm,
+      seal(nonce, aad, buf, offset, length) {
+        if (failOn.has(counter.n++)) throw new Error('injected AEAD failure');
+        aead.seal(nonce, aad, buf, offset, length);
+      },
+      open: (nonce, aad, buf, offset, length) => aead.open(nonce, aad, buf, offset, length),
+    },
+  };
+}
+
 /** Bytes `0, 1, 2, …` (mod 251) of length `n`, so data positions are recognisable. */
 export function patternBytes(n: number, seed = 0): Uint8Array {
   const b = new Uint8Array(n);
