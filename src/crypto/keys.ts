@@ -185,7 +185,9 @@ const TWO_POW_32 = 0x1_0000_0000;
  */
 export function writeNonce(iv: Uint8Array, packetNumber: number, out: Uint8Array): Uint8Array {
   const n = iv.length;
-  const low = packetNumber % TWO_POW_32; // exact for integers up to 2^53
+  // `>>> 0` is the number modulo 2^32 (ToUint32), exact for integers up to 2^53 and without the
+  // floating-point remainder `%` would compute for a divisor above the small-integer range.
+  const low = packetNumber >>> 0;
   const high = (packetNumber - low) / TWO_POW_32; // < 2^21 for packet numbers up to 2^53
   for (let i = 0; i < n - 8; i++) out[i] = iv[i];
   out[n - 8] = iv[n - 8] ^ ((high >>> 24) & 0xff);

@@ -11,6 +11,7 @@ import { PacketAssembler, type FlushOptions, type FlushResult } from '../../src/
 import { DatagramArena, MIN_INITIAL_DATAGRAM_SIZE, PacketBuilder, PacketProtectionFailure, STATELESS_RESET_PADDING } from '../../src/packet/builder.js';
 import { notifyLost } from '../../src/packet/dispatch.js';
 import type { FrameSource, PacketWriter, SentPacket } from '../../src/packet/types.js';
+import { PacketNumberState } from '../../src/packet/packet-numbers.js';
 import { Recovery } from '../../src/recovery/recovery.js';
 import { QuicError, TransportErrorCode } from '../../src/wire/errors.js';
 import type { Frame } from '../../src/wire/frames/index.js';
@@ -172,6 +173,22 @@ test('congestion-controlled frames never ride in a datagram whose padding would 
   assert.is(ctx.datagrams[0].length, 1200, 'the Initial datagram is still padded');
   assert.not.ok(decodeAll(ctx).flat().some((p) => kinds(p).includes('stream')), 'no STREAM frame in it');
   assert.is(r.blockedBy, 'congestion');
+});
+
+test('1-RTT packet numbers beyond 2^32 are written as the low bytes of the full number and decode exactly (RFC 9000 §17.1)', () => {
+  for (const first of [2 ** 32 - 2, 2 ** 32 + 7, 2 ** 40 + 123_456, 2 ** 53 - 100]) {
+    const ctx = newContext({ role: 'server', levels: ['oneRtt'] });
+    const pns = new PacketNumberState('application', { random: ctx.random, first, skip: false });
+    pns.onAcknowledged(first - 1);
+    ctx.pns.application = pns;
+    const a = new PacketAssembler(ctx);
+    flush(a, [new StreamSource().addStream(1, patternBytes(3000))], 0);
+    const expected = ctx.sent.map((_, i) => first + i);
+    assert.ok(expected.length >= 3, 'several packets');
+    assert.equal(ctx.sent.map((p) => p.packetNumber), expected);
+    const dec = new PeerDecoder(ctx.peerKeys(), ctx.dcid.length, false, { application: first - 1 });
+    assert.equal(ctx.datagrams.flatMap((d, i) => dec.decode(d, i).map((p) => p.packetNumber)), expected, `from ${first}`);
+  }
 });
 
 // ------------------------------------------------------------------------------------------------

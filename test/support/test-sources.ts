@@ -327,11 +327,15 @@ export interface DecodedPacket {
 /** Tracks the largest packet number per space, for decoding truncated packet numbers. */
 export class PeerDecoder {
   private readonly largest: Record<PacketNumberSpace, number> = { initial: -1, handshake: -1, application: -1 };
+  /** `largest`: the largest packet number already received per space (default none). */
   constructor(
     private readonly keys: PeerKeys,
     private readonly dcidLength: number,
     private readonly allowFixedBitZero = false,
-  ) {}
+    largest: Partial<Record<PacketNumberSpace, number>> = {},
+  ) {
+    Object.assign(this.largest, largest);
+  }
 
   /**
    * Unprotects and decodes every packet of `datagram` (a copy is taken; the original is not
