@@ -348,14 +348,16 @@ const FLOOR_PN_LENGTH = 3;
  * SentPacket-shaped record with its frame list, the seal (AAD copied, nonce written), then one
  * header-protection call for the batch and a datagram view per packet — and nothing else: no
  * lifecycle, no sources, no limits, no checks, no pooling. Its ratio to the raw seal is the
- * ceiling of the builder's. Checked once at creation: its datagrams open with the keys and decode
- * to one STREAM frame.
+ * ceiling of the builder's. Checked at creation, over loops that cross a change of arena buffer:
+ * its datagrams open with the keys and decode to one STREAM frame.
  */
 function floorLoop(keys: PacketKeys, mds: number): () => number {
   const data = new Uint8Array(65536).map((_, i) => i & 0xff);
   const fit: StreamFrameFit = { dataLength: 0, explicitLength: false };
   const offsets = Array.from({ length: DATAGRAMS_PER_FLUSH }, () => ({ packetStart: 0, pnOffset: 0, pnLength: FLOOR_PN_LENGTH }));
   const ends: number[] = new Array(DATAGRAMS_PER_FLUSH).fill(0);
+  /** The arena buffer of each datagram (the arena moves to a new buffer when one is used up). */
+  const bufs: Uint8Array[] = new Array(DATAGRAMS_PER_FLUSH);
   const records: unknown[] = new Array(DATAGRAMS_PER_FLUSH);
   const datagrams: Uint8Array[] = new Array(DATAGRAMS_PER_FLUSH);
   const headerLength = 1 + DCID.length + FLOOR_PN_LENGTH;
@@ -371,40 +373,53 @@ function floorLoop(keys: PacketKeys, mds: number): () => number {
         arena = new Uint8Array(DATAGRAM_ARENA_BYTES);
         pos = 0;
       }
+      const buf = arena;
       const start = pos;
       const p = pn++;
-      arena[start] = 0x40 | (FLOOR_PN_LENGTH - 1);
-      for (let j = 0; j < DCID.length; j++) arena[start + 1 + j] = DCID[j];
+      buf[start] = 0x40 | (FLOOR_PN_LENGTH - 1);
+      for (let j = 0; j < DCID.length; j++) buf[start + 1 + j] = DCID[j];
       const pnOffset = start + 1 + DCID.length;
-      for (let j = 0; j < FLOOR_PN_LENGTH; j++) arena[pnOffset + j] = (p >>> (8 * (FLOOR_PN_LENGTH - 1 - j))) & 0xff;
+      for (let j = 0; j < FLOOR_PN_LENGTH; j++) buf[pnOffset + j] = (p >>> (8 * (FLOOR_PN_LENGTH - 1 - j))) & 0xff;
       const room = mds - headerLength - 16;
       const f = fitStreamFrame(room, 0, offset, data.length, false, fit) as StreamFrameFit;
-      const end = writeStreamFrame(arena, start + headerLength, 0, offset, data.subarray(0, f.dataLength), false, f.explicitLength);
+      const end = writeStreamFrame(buf, start + headerLength, 0, offset, data.subarray(0, f.dataLength), false, f.explicitLength);
       const frame: SentFrame = { kind: 'stream', streamId: 0, offset, length: f.dataLength, fin: false };
       offset = (offset + f.dataLength) % 1e12;
       records[i] = { packetNumber: p, space: 'application', level: 'oneRtt', size: end + 16 - start, ackEliciting: true, inFlight: true, timeSent: 0, frames: [frame], isMtuProbe: false, keyPhase: 0 };
       offsets[i].packetStart = start;
       offsets[i].pnOffset = pnOffset;
       ends[i] = end;
+      bufs[i] = buf;
       pos = end + 16;
     }
     for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) {
+      const buf = bufs[i];
       const start = offsets[i].packetStart;
-      for (let j = 0; j < headerLength; j++) aad[j] = arena[start + j];
-      keys.aead.seal(writeNonce(keys.iv, first + i, keys.nonce), aad, arena, start + headerLength, ends[i] - start - headerLength);
+      for (let j = 0; j < headerLength; j++) aad[j] = buf[start + j];
+      keys.aead.seal(writeNonce(keys.iv, first + i, keys.nonce), aad, buf, start + headerLength, ends[i] - start - headerLength);
     }
-    applyHeaderProtectionBatch(keys.hp, arena, offsets, DATAGRAMS_PER_FLUSH);
-    for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) datagrams[i] = new Uint8Array(arena.buffer, offsets[i].packetStart, ends[i] + 16 - offsets[i].packetStart);
+    // One header-protection call per run of datagrams sharing a buffer.
+    for (let i = 0; i < DATAGRAMS_PER_FLUSH; ) {
+      let j = i + 1;
+      while (j < DATAGRAMS_PER_FLUSH && bufs[j] === bufs[i]) j++;
+      applyHeaderProtectionBatch(keys.hp, bufs[i], i === 0 ? offsets : offsets.slice(i, j), j - i);
+      i = j;
+    }
+    for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) datagrams[i] = new Uint8Array(bufs[i].buffer, offsets[i].packetStart, ends[i] + 16 - offsets[i].packetStart);
     return DATAGRAMS_PER_FLUSH;
   };
-  loop();
-  for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) {
-    const d = datagrams[i].slice();
-    if (d.length !== mds) throw new Error(`floor datagram of ${d.length} bytes, not ${mds}`);
-    const p = unprotectHeader(keys.hp, d, 0, 1 + DCID.length, d.length, pn - DATAGRAMS_PER_FLUSH + i - 1);
-    const end = openPacket(keys, d, 0, 1 + DCID.length, (d[0] & 3) + 1, p, d.length);
-    const frames = decodeFrames(d.subarray(headerLength, end), 'oneRtt');
-    if (frames.length !== 1 || frames[0].kind !== 'stream') throw new Error('floor packet does not decode to one STREAM frame');
+  // Self-check over enough loops for the arena to move to a new buffer at least once.
+  const loops = Math.ceil((2 * DATAGRAM_ARENA_BYTES) / (DATAGRAMS_PER_FLUSH * mds)) + 1;
+  for (let l = 0; l < loops; l++) {
+    loop();
+    for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) {
+      const d = datagrams[i].slice();
+      if (d.length !== mds) throw new Error(`floor datagram of ${d.length} bytes, not ${mds}`);
+      const p = unprotectHeader(keys.hp, d, 0, 1 + DCID.length, d.length, pn - DATAGRAMS_PER_FLUSH + i - 1);
+      const end = openPacket(keys, d, 0, 1 + DCID.length, (d[0] & 3) + 1, p, d.length);
+      const frames = decodeFrames(d.subarray(headerLength, end), 'oneRtt');
+      if (frames.length !== 1 || frames[0].kind !== 'stream') throw new Error('floor packet does not decode to one STREAM frame');
+    }
   }
   return loop;
 }
