@@ -23,13 +23,14 @@
 //
 // Why not charge each collection to the slice it fell in (the CPU ratio of stops 6–10, still
 // printed)? A collection falls in whichever slice's allocation triggers it, and it finalizes both
-// sides' garbage. Measured (node AES-128-GCM, three runs): builder slices were charged 1.5–4.5 µs
-// of collections per packet, raw-seal slices 0.3–3.3 µs per seal, the split swinging from process
-// to process; scavenges ran 4–8 ms, mostly in weak-handle callbacks (`--trace-gc`'s external time);
-// while the same flush with a no-op AEAD, alone, costs ≈ 0.01 µs of pauses and ≈ 0.06 µs of
-// collector threads per packet (/proc's per-thread CPU time). The control (BENCH_CONTROL=1, below: the raw seal plus the builder's
+// sides' garbage. Measured (node AES-128-GCM rows of six runs): builder slices were charged
+// 1.5–5.2 µs of collections per packet, raw-seal slices 0.3–3.3 µs per seal, the split swinging
+// from process to process; a scavenge ran 4–9 ms, 3–7.5 ms of it what `--trace-gc` reports as
+// external time (embedder callbacks and weak handles); while the same flush with a no-op AEAD,
+// alone, costs ≈ 0.01 µs of pauses and ≈ 0.06 µs of collector threads per packet (/proc's
+// per-thread CPU time). The control (BENCH_CONTROL=1, below: the raw seal plus the builder's
 // garbage and no other work in the builder's place) read 0.90–0.94 that way, 0.96–0.97 on work
-// alone. Sharing per operation under-charges the builder by at most half its own collections
+// alone, 0.965–0.981 on the goal's basis. Sharing per operation under-charges the builder by at most half its own collections
 // (≈ 0.03 µs, under 0.01 of ratio); the ratio of work alone, which drops the seal's collections
 // from the reference, is printed as well.
 //
