@@ -73,6 +73,7 @@ import { cryptoRandomSource, type RandomSource } from '../packet/random.js';
 import type { FrameSource, SentPacket } from '../packet/types.js';
 import { Recovery, recoverySendLimits, type ProbeRequest } from '../recovery/index.js';
 import { PathMtuDiscovery } from './pmtud.js';
+import { PathValidator } from './path-validation.js';
 import { createClientSession, createServerSession, type TlsSession } from '../tls/session.js';
 import type { TlsHandshakeInfo } from '../tls/session-events.js';
 import { QuicError, TransportErrorCode } from '../wire/errors.js';
@@ -130,9 +131,6 @@ export const MAX_BUFFERED_UNDECRYPTABLE_BYTES = 32 * 1024;
 
 /** Path validations a peer address whose validation failed is not tried again for, in validation timeouts (keeps a black-holed address from being retried on every packet from it). */
 export const PATH_RETRY_HOLDOFF = 3;
-
-/** PATH_CHALLENGE frames sent at most for one path validation (a lost one is replaced by a fresh one, RFC 9000 §8.2.1, §13.3). */
-export const MAX_PATH_CHALLENGES = 4;
 
 /** Peer addresses other than the current one whose PATH_CHALLENGE frames are answered (a peer probing paths, RFC 9000 §9.1), remembered at most. */
 export const MAX_PROBE_PATHS = 4;
@@ -218,26 +216,10 @@ function isProbingPacket(frames: readonly Frame[]): boolean {
   return true;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A peer address and its anti-amplification state (RFC 9000 §8, §9.3). */
 interface PeerPath {
   readonly address: SocketAddress;
   readonly amplification: AmplificationLimit;
-}
-
-/** A path validation under way (RFC 9000 §8.2): the data of the PATH_CHALLENGE frames sent, and when it fails. */
-interface PathValidation {
-  readonly challenges: Uint8Array[];
-  readonly deadline: number;
-  /** Challenges the anti-amplification limit kept below 1200 bytes: a response to one of them leaves the path MTU unvalidated (§8.2.1). */
-  readonly small: Uint8Array[];
-  /** The second, full-size validation §8.2.1 asks for after a small one: the address is validated already. */
-  readonly mtuCheck: boolean;
 }
 
 /** A PATH_CHALLENGE or PATH_RESPONSE owed to a peer address other than the current one, with that address's anti-amplification state. */
@@ -297,8 +279,8 @@ export class QuicConnection implements QuicConnectionCore {
   // ---- peer address changes (RFC 9000 §9) -------------------------------------------------------
   /** The last validated peer path while the current one is not validated yet (RFC 9000 §9.3.2). */
   private fallbackPath: PeerPath | undefined;
-  /** The validation of the current peer address, while under way. */
-  private pathValidation: PathValidation | undefined;
+  /** The validation of the current peer address, and the challenge of the previous one (RFC 9000 §8.2, §9.3.3). */
+  private readonly pathValidator: PathValidator;
   /** A peer address whose validation failed, and until when it is not tried again. */
   private failedPath: { readonly address: SocketAddress; readonly until: number } | undefined;
   /** While a datagram from an address other than the current one is processed: that address and the datagram's size. */
@@ -316,18 +298,11 @@ export class QuicConnection implements QuicConnectionCore {
   private offPathOut: AddressedDatagram[] = [];
   private readonly pathProbeSource: PathProbeSource;
   private readonly offPathOutbound: OutboundSources;
-  /** The data of the PATH_CHALLENGE sent on the previous path after an apparent migration (RFC 9000 §9.3.3). */
-  private previousPathChallenge: Uint8Array | undefined;
   /** The first application packet number sent on the current path (RFC 9000 §9.4: earlier ones went elsewhere). */
   private pathStartPn = 0;
   /** The current peer address is a new IP address, not validated yet: datagrams stay at the base size (RFC 9000 §14.3). */
   private newIpUnvalidated = false;
   private offPathDatagramsSent = 0;
-  private previousPathChallengesSent = 0;
-  private previousPathChallengesAnswered = 0;
-  private pathValidationsStarted = 0;
-  private pathValidationsSucceeded = 0;
-  private pathValidationsFailed = 0;
   private peerAddressChanges = 0;
 
   // ---- sources ---------------------------------------------------------------------------------
@@ -424,6 +399,7 @@ export class QuicConnection implements QuicConnectionCore {
     const now = options.now;
     this.role = options.role;
     this.provider = options.provider;
+    this.pathValidator = new PathValidator((n) => this.provider.randomBytes(n));
     this.remote = options.remoteAddress;
     this.epochOffset = options.epochOffset ?? 0;
     this.settings = resolveTransportSettings(options.transport, options.role);
@@ -1115,10 +1091,7 @@ export class QuicConnection implements QuicConnectionCore {
       // §9.3.3: in response to an apparent migration, validate the previously active path too
       // (an attacker forwarding a genuine packet moved us; the peer's answer there moves us back).
       if (validated !== undefined) {
-        const data = this.provider.randomBytes(8);
-        this.previousPathChallenge = data;
-        this.previousPathChallengesSent++;
-        this.queueOffPath(validated.address, validated.amplification, { kind: 'pathChallenge', data });
+        this.queueOffPath(validated.address, validated.amplification, { kind: 'pathChallenge', data: this.pathValidator.challengePreviousPath() });
       }
     }
     // §9.5: a connection ID not used before for the new destination, when the peer gave us one
@@ -1132,38 +1105,25 @@ export class QuicConnection implements QuicConnectionCore {
    * (RFC 9000 §8.2.1, §8.2.4); `mtuCheck` for the second, full-size validation of §8.2.1.
    */
   private startPathValidation(now: number, mtuCheck: boolean): void {
-    const data = this.provider.randomBytes(8);
     // §8.2.4: three times the larger of the current PTO and the new path's PTO from kInitialRtt.
     const initialPto = 3 * this.settings.initialRtt + (this.peerTp?.maxAckDelay ?? 25);
-    this.pathValidation = { challenges: [data], deadline: now + 3 * Math.max(this.pto(), initialPto), small: [], mtuCheck };
-    this.pathValidationsStarted++;
+    const data = this.pathValidator.start(now + 3 * Math.max(this.pto(), initialPto), mtuCheck);
     this.controlQueue.enqueue({ kind: 'pathChallenge', data });
   }
 
   /** A packet with one of our PATH_CHALLENGE frames was lost: a fresh challenge replaces it (RFC 9000 §13.3), a few at most. */
   private onPathChallengeLost(data: Uint8Array): void {
-    const v = this.pathValidation;
-    if (v === undefined || v.challenges.length >= MAX_PATH_CHALLENGES || !v.challenges.some((c) => bytesEqual(c, data))) return;
-    const fresh = this.provider.randomBytes(8);
-    v.challenges.push(fresh);
-    this.controlQueue.enqueue({ kind: 'pathChallenge', data: fresh });
+    const fresh = this.pathValidator.onChallengeLost(data);
+    if (fresh !== undefined) this.controlQueue.enqueue({ kind: 'pathChallenge', data: fresh });
   }
 
   /** RFC 9000 §8.2.3: a PATH_RESPONSE echoing one of our challenges, on any path, validates the path the challenge went on. */
   private onPathResponse(data: Uint8Array, now: number): void {
-    const previous = this.previousPathChallenge;
-    if (previous !== undefined && bytesEqual(previous, data)) {
-      // §9.3.3: the previous path works; nothing else changes (a non-probing packet from it moves us back).
-      this.previousPathChallenge = undefined;
-      this.previousPathChallengesAnswered++;
-      return;
-    }
-    const v = this.pathValidation;
-    // An unsolicited or stale PATH_RESPONSE is ignored (§8.2.2 only permits treating it as an error).
-    if (v === undefined || !v.challenges.some((c) => bytesEqual(c, data))) return;
-    this.pathValidation = undefined;
-    this.pathValidationsSucceeded++;
-    if (!v.mtuCheck) {
+    const outcome = this.pathValidator.onResponse(data);
+    // §9.3.3: the previous path works; nothing else changes (a non-probing packet from it moves us
+    // back). An unsolicited or stale PATH_RESPONSE is ignored (§8.2.2 only permits treating it as an error).
+    if (outcome.kind !== 'validated') return;
+    if (!outcome.mtuCheck) {
       this.amplification.validate();
       this.newIpUnvalidated = false;
       const fallback = this.fallbackPath;
@@ -1181,16 +1141,15 @@ export class QuicConnection implements QuicConnectionCore {
     }
     // §8.2.1: a challenge the anti-amplification limit kept small leaves the path MTU unvalidated:
     // a second validation in a full-size datagram (now allowed); the fallback stays until then.
-    if (v.small.some((c) => bytesEqual(c, data))) this.startPathValidation(now, true);
+    if (outcome.small) this.startPathValidation(now, true);
     else this.fallbackPath = undefined;
     this.updateAmplificationLimited(now);
   }
 
   /** The validation timed out (RFC 9000 §8.2.4): revert to the last validated address (§9.3.2), or end silently without one. */
   private onPathValidationFailed(now: number): void {
-    this.pathValidationsFailed++;
-    const failedTimeout = this.pathValidation === undefined ? 0 : this.pathValidation.deadline - now;
-    this.abandonPathValidation();
+    const failedTimeout = this.pathValidator.fail(now);
+    this.controlQueue.cancel((f) => f.kind === 'pathChallenge');
     this.failedPath = { address: this.remote, until: now + PATH_RETRY_HOLDOFF * Math.max(failedTimeout, 3 * this.pto()) };
     const fallback = this.fallbackPath;
     if (fallback === undefined) {
@@ -1254,9 +1213,7 @@ export class QuicConnection implements QuicConnectionCore {
 
   /** Forgets the validation under way and the challenges still queued. */
   private abandonPathValidation(): void {
-    if (this.pathValidation === undefined) return;
-    this.pathValidation = undefined;
-    this.controlQueue.cancel((f) => f.kind === 'pathChallenge');
+    if (this.pathValidator.abandon()) this.controlQueue.cancel((f) => f.kind === 'pathChallenge');
   }
 
   /** RFC 9000 §9.5: switches to an unused peer connection ID, retiring the one used so far, when one is available. */
@@ -1610,7 +1567,7 @@ export class QuicConnection implements QuicConnectionCore {
       return;
     }
     // RFC 9000 §8.2.1: a challenge the anti-amplification limit kept below 1200 bytes (checked only while validating).
-    if (this.pathValidation !== undefined && packet.size < MIN_INITIAL_DATAGRAM_SIZE && !this.amplification.validated) this.noteSmallChallenge(this.pathValidation, packet);
+    if (this.pathValidator.active && packet.size < MIN_INITIAL_DATAGRAM_SIZE && !this.amplification.validated) this.pathValidator.onSmallDatagramSent(packet.frames);
     if (packet.level === 'oneRtt') {
       if (packet.isMtuProbe) this.pmtud.onProbeSent(packet.packetNumber, this.mtuProbeRequested || packet.size, packet.timeSent, this.pto());
       else if (packet.ackEliciting) this.pmtud.onPacketSent(packet.packetNumber, packet.size);
@@ -1623,15 +1580,6 @@ export class QuicConnection implements QuicConnectionCore {
     }
     if (packet.level === 'handshake' && this.role === 'client') this.clientSentHandshake = true;
     if (packet.level === 'oneRtt' && packet.frames.length > 0 && packet.frames[0].kind === 'ack') this.keys.oneRtt.onAckSent(packet.packetNumber);
-  }
-
-  /** Records the challenges of `packet` (smaller than 1200 bytes) that belong to validation `v`. */
-  private noteSmallChallenge(v: PathValidation, packet: SentPacket): void {
-    const frames = packet.frames;
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i];
-      if (f.kind === 'pathChallenge' && v.challenges.some((c) => bytesEqual(c, f.data))) v.small.push(f.data);
-    }
   }
 
   private onDatagram(datagram: Uint8Array): void {
@@ -1724,7 +1672,7 @@ export class QuicConnection implements QuicConnectionCore {
     t = earlier(t, this.flushLimitedAt);
     t = earlier(t, this.keepAliveDeadline());
     t = earlier(t, this.pmtud.nextTimeout());
-    if (this.pathValidation !== undefined) t = earlier(t, this.pathValidation.deadline);
+    t = earlier(t, this.pathValidator.deadline);
     return t === Number.POSITIVE_INFINITY ? undefined : t;
   }
 
@@ -1768,7 +1716,8 @@ export class QuicConnection implements QuicConnectionCore {
         this.abandon({ source: 'handshake-timeout', application: false, code: 0n, reason: `handshake not complete after ${this.settings.handshakeTimeout} ms` });
         return;
       }
-      if (this.pathValidation !== undefined && now >= this.pathValidation.deadline) {
+      const validationDeadline = this.pathValidator.deadline;
+      if (validationDeadline !== undefined && now >= validationDeadline) {
         this.onPathValidationFailed(now);
         if ((this.stateValue as ConnectionState) === 'closed') return;
       }
@@ -2054,6 +2003,7 @@ export class QuicConnection implements QuicConnectionCore {
   stats(): ConnectionStats {
     const r = this.recovery.stats();
     const d = this.pmtud.stats();
+    const validation = this.pathValidator.stats;
     return {
       smoothedRtt: r.smoothedRtt,
       latestRtt: r.latestRtt,
@@ -2079,12 +2029,12 @@ export class QuicConnection implements QuicConnectionCore {
       mtuProbesSent: d.probesSent,
       mtuProbesLost: d.probesLost,
       pmtuBlackHoles: d.blackHoles,
-      pathValidationsStarted: this.pathValidationsStarted,
-      pathValidationsSucceeded: this.pathValidationsSucceeded,
-      pathValidationsFailed: this.pathValidationsFailed,
+      pathValidationsStarted: validation.started,
+      pathValidationsSucceeded: validation.succeeded,
+      pathValidationsFailed: validation.failed,
       offPathDatagramsSent: this.offPathDatagramsSent,
-      previousPathChallengesSent: this.previousPathChallengesSent,
-      previousPathChallengesAnswered: this.previousPathChallengesAnswered,
+      previousPathChallengesSent: validation.previousPathChallengesSent,
+      previousPathChallengesAnswered: validation.previousPathChallengesAnswered,
       peerAddressChanges: this.peerAddressChanges,
     };
   }
