@@ -152,13 +152,6 @@ class Slices {
     }
     return total;
   }
-
-  /** Milliseconds of collection pauses inside the slices (call after collectPauses). */
-  paused(): number {
-    let total = 0;
-    for (let i = 0; i < this.starts.length; i++) total += this.ends[i] - this.starts[i];
-    return total - this.work();
-  }
 }
 
 /**
@@ -167,9 +160,8 @@ class Slices {
  */
 async function run(fn: () => number, ms: number): Promise<Slices> {
   gc?.();
-  // The collector's helper threads go on sweeping after gc() returns: let them finish outside the
-  // measurement (measured: without this wait, the no-AEAD flush's collection cost read 0.22–0.28 µs
-  // per packet where /proc's per-thread CPU time gave ≈ 0.07).
+  // The collector's helper threads may go on sweeping after gc() returns: give them time outside
+  // the measurement, so that the CPU time measured is the run's own.
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   await collectPauses();
   pauses.length = 0;
@@ -333,11 +325,12 @@ function cellLoops(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
     keys.hp.maskBatch(samples, DEFAULT_BATCH_DATAGRAMS, masks);
     return DEFAULT_BATCH_DATAGRAMS;
   };
+  let control: (() => number) | undefined;
   if (CONTROL) {
     // The control (see CONTROL): raw seals plus the garbage the flush makes per packet — a record
     // of SentPacket's shape, its frame list, a STREAM frame record, the source's data view and
     // the datagram view — and no other work.
-    const control = (): number => {
+    control = (): number => {
       for (let i = 0; i < DATAGRAMS_PER_FLUSH; i++) {
         keys.aead.seal(nonce, aad, buf, 0, payload);
         const frame = { kind: 'stream', streamId: 0, offset: i, length: payload, fin: false };
@@ -347,9 +340,8 @@ function cellLoops(provider: CryptoProvider, algorithm: AeadAlgorithm, hash: Has
       }
       return DATAGRAMS_PER_FLUSH;
     };
-    return { flush: control, flushNoAead, seal, floor: floorLoop(keys, mds), hpMasks, payload };
   }
-  return { flush, flushNoAead, seal, floor: floorLoop(keys, mds), hpMasks, payload };
+  return { flush: control ?? flush, flushNoAead, seal, floor: floorLoop(keys, mds), hpMasks, payload };
 }
 
 /** Packet number length of the floor's packets: 3 bytes, as the builder's once past 2^15 unacknowledged packets (RFC 9000 §A.2). */

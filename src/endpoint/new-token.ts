@@ -27,16 +27,14 @@
 import type { Aead, CryptoProvider } from '../crypto/provider.js';
 import { AEAD_TAG_LENGTH } from '../crypto/provider.js';
 import type { SocketAddress } from './address.js';
-import { tokenAead } from './retry-token.js';
+import { TOKEN_HEADER_LENGTH, TOKEN_NONCE_LENGTH, tokenAead } from './retry-token.js';
 
 /** First byte of every NEW_TOKEN token this module makes (Retry tokens start with 0x52). */
 export const NEW_TOKEN_MARKER = 0x4e;
 
-const NONCE_LENGTH = 12;
-const HEADER_LENGTH = 1 + NONCE_LENGTH;
 const PLAINTEXT_LENGTH = 8;
 /** Length of every token this module makes. */
-export const NEW_TOKEN_LENGTH = HEADER_LENGTH + PLAINTEXT_LENGTH + AEAD_TAG_LENGTH;
+export const NEW_TOKEN_LENGTH = TOKEN_HEADER_LENGTH + PLAINTEXT_LENGTH + AEAD_TAG_LENGTH;
 
 /** Default {@link NewTokenOptions.lifetime}: one hour. */
 export const DEFAULT_NEW_TOKEN_LIFETIME = 3_600_000;
@@ -101,10 +99,10 @@ export class NewTokens {
   issue(address: SocketAddress): Uint8Array {
     const token = new Uint8Array(NEW_TOKEN_LENGTH);
     token[0] = NEW_TOKEN_MARKER;
-    const nonce = this.provider.randomBytes(NONCE_LENGTH);
+    const nonce = this.provider.randomBytes(TOKEN_NONCE_LENGTH);
     token.set(nonce, 1);
-    new DataView(token.buffer, token.byteOffset, token.byteLength).setFloat64(HEADER_LENGTH, this.clock());
-    this.aead.seal(nonce, associatedData(address), token, HEADER_LENGTH, PLAINTEXT_LENGTH);
+    new DataView(token.buffer, token.byteOffset, token.byteLength).setFloat64(TOKEN_HEADER_LENGTH, this.clock());
+    this.aead.seal(nonce, associatedData(address), token, TOKEN_HEADER_LENGTH, PLAINTEXT_LENGTH);
     return token;
   }
 
@@ -117,16 +115,16 @@ export class NewTokens {
     // Open a copy: the token is a view into the received datagram, which the connection reads next.
     const copy = token.slice();
     try {
-      this.aead.open(copy.subarray(1, HEADER_LENGTH), associatedData(address), copy, HEADER_LENGTH, PLAINTEXT_LENGTH + AEAD_TAG_LENGTH);
+      this.aead.open(copy.subarray(1, TOKEN_HEADER_LENGTH), associatedData(address), copy, TOKEN_HEADER_LENGTH, PLAINTEXT_LENGTH + AEAD_TAG_LENGTH);
     } catch {
       return { ok: false, reason: 'invalid' };
     }
-    const issuedAt = new DataView(copy.buffer, copy.byteOffset, copy.byteLength).getFloat64(HEADER_LENGTH);
+    const issuedAt = new DataView(copy.buffer, copy.byteOffset, copy.byteLength).getFloat64(TOKEN_HEADER_LENGTH);
     const now = this.clock();
     const age = now - issuedAt;
     // A small allowance for a clock that stepped back between issue and use.
     if (!(age <= this.lifetime && age >= -1000)) return { ok: false, reason: 'expired' };
-    const nonce = Buffer.from(copy.buffer, copy.byteOffset + 1, NONCE_LENGTH).toString('hex');
+    const nonce = Buffer.from(copy.buffer, copy.byteOffset + 1, TOKEN_NONCE_LENGTH).toString('hex');
     this.forgetExpired(now);
     if (this.accepted.has(nonce)) return { ok: false, reason: 'replayed' };
     if (this.accepted.size >= this.replayMemory) this.accepted.delete(this.accepted.keys().next().value as string);

@@ -23,10 +23,18 @@ import { addressBytes, type SocketAddress } from './address.js';
 /** First byte of every Retry token this module makes: tells them apart from other tokens (e.g. NEW_TOKEN ones). */
 export const RETRY_TOKEN_MARKER = 0x52;
 
-/** Length of the random AEAD nonce carried in a token. */
-const NONCE_LENGTH = 12;
-/** Bytes before the sealed part: the marker and the nonce. */
-const HEADER_LENGTH = 1 + NONCE_LENGTH;
+/**
+ * Length of the random AEAD nonce carried in a token (Retry and NEW_TOKEN tokens alike).
+ *
+ * @internal
+ */
+export const TOKEN_NONCE_LENGTH = 12;
+/**
+ * Bytes before the sealed part of a token: the marker and the nonce.
+ *
+ * @internal
+ */
+export const TOKEN_HEADER_LENGTH = 1 + TOKEN_NONCE_LENGTH;
 /** Smallest plaintext: issued-at (8) and an ODCID length (1). */
 const MIN_PLAINTEXT = 9;
 
@@ -91,15 +99,15 @@ export class RetryTokens {
   issue(address: SocketAddress, originalDestinationCid: Uint8Array, retrySourceCid: Uint8Array): Uint8Array {
     if (originalDestinationCid.length > MAX_CONNECTION_ID_LENGTH) throw new RangeError('original destination connection ID over 20 bytes');
     const plaintextLength = MIN_PLAINTEXT + originalDestinationCid.length;
-    const token = new Uint8Array(HEADER_LENGTH + plaintextLength + AEAD_TAG_LENGTH);
+    const token = new Uint8Array(TOKEN_HEADER_LENGTH + plaintextLength + AEAD_TAG_LENGTH);
     token[0] = RETRY_TOKEN_MARKER;
-    const nonce = this.provider.randomBytes(NONCE_LENGTH);
+    const nonce = this.provider.randomBytes(TOKEN_NONCE_LENGTH);
     token.set(nonce, 1);
     const view = new DataView(token.buffer, token.byteOffset, token.byteLength);
-    view.setFloat64(HEADER_LENGTH, this.clock());
-    token[HEADER_LENGTH + 8] = originalDestinationCid.length;
-    token.set(originalDestinationCid, HEADER_LENGTH + 9);
-    this.aead.seal(nonce, associatedData(address, retrySourceCid), token, HEADER_LENGTH, plaintextLength);
+    view.setFloat64(TOKEN_HEADER_LENGTH, this.clock());
+    token[TOKEN_HEADER_LENGTH + 8] = originalDestinationCid.length;
+    token.set(originalDestinationCid, TOKEN_HEADER_LENGTH + 9);
+    this.aead.seal(nonce, associatedData(address, retrySourceCid), token, TOKEN_HEADER_LENGTH, plaintextLength);
     return token;
   }
 
@@ -108,24 +116,24 @@ export class RetryTokens {
    * `destinationCid` (the Retry's Source Connection ID, RFC 9000 §7.2). Never throws.
    */
   validate(token: Uint8Array, address: SocketAddress, destinationCid: Uint8Array): RetryTokenValidation {
-    if (token.length < HEADER_LENGTH + MIN_PLAINTEXT + AEAD_TAG_LENGTH || token[0] !== RETRY_TOKEN_MARKER) {
+    if (token.length < TOKEN_HEADER_LENGTH + MIN_PLAINTEXT + AEAD_TAG_LENGTH || token[0] !== RETRY_TOKEN_MARKER) {
       return { ok: false, reason: 'not-a-retry-token' };
     }
     // Open a copy: the token is a view into the received datagram, which the connection reads next.
     const copy = token.slice();
     let plaintextLength: number;
     try {
-      plaintextLength = this.aead.open(copy.subarray(1, HEADER_LENGTH), associatedData(address, destinationCid), copy, HEADER_LENGTH, copy.length - HEADER_LENGTH);
+      plaintextLength = this.aead.open(copy.subarray(1, TOKEN_HEADER_LENGTH), associatedData(address, destinationCid), copy, TOKEN_HEADER_LENGTH, copy.length - TOKEN_HEADER_LENGTH);
     } catch {
       return { ok: false, reason: 'invalid' };
     }
-    const odcidLength = copy[HEADER_LENGTH + 8];
+    const odcidLength = copy[TOKEN_HEADER_LENGTH + 8];
     if (plaintextLength !== MIN_PLAINTEXT + odcidLength || odcidLength > MAX_CONNECTION_ID_LENGTH) return { ok: false, reason: 'invalid' };
-    const issuedAt = new DataView(copy.buffer, copy.byteOffset, copy.byteLength).getFloat64(HEADER_LENGTH);
+    const issuedAt = new DataView(copy.buffer, copy.byteOffset, copy.byteLength).getFloat64(TOKEN_HEADER_LENGTH);
     const age = this.clock() - issuedAt;
     // A small allowance for a clock that stepped back between issue and use.
     if (!(age <= this.lifetime && age >= -1000)) return { ok: false, reason: 'expired' };
-    return { ok: true, originalDestinationCid: copy.slice(HEADER_LENGTH + 9, HEADER_LENGTH + 9 + odcidLength), issuedAt };
+    return { ok: true, originalDestinationCid: copy.slice(TOKEN_HEADER_LENGTH + 9, TOKEN_HEADER_LENGTH + 9 + odcidLength), issuedAt };
   }
 }
 
